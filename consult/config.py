@@ -1,0 +1,450 @@
+"""The platform's settings: one declared schema, loaded from defaults, then
+``config.ini``, then environment variables.
+
+Every option has a default, a help text and a type that coerces the raw
+string. A bad value raises :class:`ConfigError` naming the section, the option
+and where the value came from, so a misconfigured deployment fails at start.
+
+The environment variable for ``[section] option`` is
+``CONSULT_<SECTION>_<OPTION>`` unless the option names another one; a few
+names are fixed because operators rely on them (``CONSULT_DATABASE_URL``,
+``CONSULT_REDIS_URL``, ``CONSULT_DATA_DIR``, ``CONSULT_SECRET_KEY``,
+``CONSULT_BASE_URL``).
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import secrets
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+from urllib.parse import urlsplit
+
+CONFIG_ENV = "CONSULT_CONFIG"
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or invalid; the message says where it came from."""
+
+
+# --- coercions -------------------------------------------------------------
+
+
+def _str(value: str) -> str:
+    return value.strip()
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError("expected true or false")
+
+
+def _int(value: str) -> int:
+    return int(value.strip())
+
+
+def _positive_int(value: str) -> int:
+    number = int(value.strip())
+    if number <= 0:
+        raise ValueError("expected a positive whole number")
+    return number
+
+
+def _non_negative_int(value: str) -> int:
+    number = int(value.strip())
+    if number < 0:
+        raise ValueError("expected zero or a positive whole number")
+    return number
+
+
+def _port(value: str) -> int:
+    number = int(value.strip())
+    if not 0 <= number <= 65535:
+        raise ValueError("expected a TCP port between 0 and 65535")
+    return number
+
+
+def _http_url(value: str) -> str:
+    value = value.strip().rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ValueError("expected an absolute http:// or https:// URL")
+    return value
+
+
+def _optional_http_url(value: str) -> str:
+    return _http_url(value) if value.strip() else ""
+
+
+def _database_url(value: str) -> str:
+    value = value.strip()
+    if not value:
+        return ""
+    scheme = value.split(":", 1)[0]
+    if "://" not in value or not (scheme.startswith("sqlite") or scheme.startswith("postgresql")):
+        raise ValueError("expected a sqlite:/// or postgresql:// URL")
+    if scheme in {"postgresql", "postgres"}:
+        # psycopg 3 is the driver we ship; plain URLs from operators mean it.
+        value = "postgresql+psycopg" + value[len(scheme):]
+    return value
+
+
+def _redis_url(value: str) -> str:
+    value = value.strip()
+    if value and urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
+        raise ValueError("expected a redis://, rediss:// or unix:// URL, or empty")
+    return value
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def coerce(value: str) -> str:
+        value = value.strip().lower()
+        if value not in choices:
+            raise ValueError("expected one of " + ", ".join(choices))
+        return value
+
+    return coerce
+
+
+def _comma_list(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Option:
+    default: str
+    help: str
+    type: Callable[[str], Any] = _str
+    env: str | None = None  # None means CONSULT_<SECTION>_<OPTION>
+    secret: bool = False
+
+
+# The schema. Later issues add sections here, never elsewhere.
+SCHEMA: Mapping[str, Mapping[str, Option]] = {
+    "app": {
+        "data_dir": Option(
+            "data",
+            "Folder for the embedded database, generated secrets, uploads and outgoing "
+            "mail files. Relative paths are resolved from the working directory.",
+            env="CONSULT_DATA_DIR",
+        ),
+        "base_url": Option(
+            "http://127.0.0.1:8000",
+            "Public URL of the platform, used in emails, calendar events and feeds.",
+            _http_url,
+            env="CONSULT_BASE_URL",
+        ),
+        "secret_key": Option(
+            "",
+            "Key that signs sessions, tokens and links. Empty: generated once and kept in "
+            "<data_dir>/secret_key. Set it (from the environment) when several app servers "
+            "share one database.",
+            env="CONSULT_SECRET_KEY",
+            secret=True,
+        ),
+        "auto_migrate": Option(
+            "true",
+            "Apply database migrations when the app starts. Turn off in production and "
+            "run `consult db upgrade` from the deployment instead.",
+            _bool,
+        ),
+        "log_level": Option("info", "Log level.", _choice("debug", "info", "warning", "error")),
+    },
+    "server": {
+        "host": Option("127.0.0.1", "Address `consult serve` listens on."),
+        "port": Option("8000", "Port `consult serve` listens on.", _port),
+    },
+    "database": {
+        "url": Option(
+            "",
+            "SQLAlchemy URL of the database holding accounts, bookings and calendars. Empty: "
+            "an SQLite file <data_dir>/consult.db. Production: postgresql://user@host/db.",
+            _database_url,
+            env="CONSULT_DATABASE_URL",
+            secret=True,
+        ),
+        "pool_size": Option("10", "Connections per process in the PostgreSQL pool.", _positive_int),
+    },
+    "redis": {
+        "url": Option(
+            "",
+            "Redis URL for background jobs (rq). Empty: jobs run inside the app process.",
+            _redis_url,
+            env="CONSULT_REDIS_URL",
+            secret=True,
+        ),
+    },
+    "auth": {
+        "access_token_minutes": Option(
+            "15", "Lifetime of API access tokens, in minutes.", _positive_int
+        ),
+        "refresh_token_days": Option(
+            "30", "Lifetime of API refresh tokens, in days.", _positive_int
+        ),
+        "login_window_minutes": Option(
+            "5",
+            "Window over which failed logins are counted. Also the longest time a real owner "
+            "can be kept out by someone else's failed attempts.",
+            _positive_int,
+        ),
+        "max_failures_per_account_and_ip": Option(
+            "5", "Failed logins allowed per account from one address per window.", _positive_int
+        ),
+        "max_failures_per_ip": Option(
+            "30", "Failed logins allowed from one address per window.", _positive_int
+        ),
+        "max_failures_per_account": Option(
+            "50",
+            "Failed logins allowed per account from all addresses per window.",
+            _positive_int,
+        ),
+        "min_password_length": Option("10", "Shortest password accepted.", _positive_int),
+        "secure_cookies": Option(
+            "auto",
+            "Mark cookies Secure: true, false, or auto (when base_url is https).",
+            _choice("auto", "true", "false"),
+        ),
+    },
+    "dav": {
+        "max_content_length": Option(
+            "10000000",
+            "Largest request body accepted on /dav, in bytes; larger requests get 413.",
+            _positive_int,
+        ),
+        "max_resource_size": Option(
+            "1000000",
+            "Largest single calendar object accepted on /dav, in bytes.",
+            _positive_int,
+        ),
+        "max_occurrences": Option(
+            "5000",
+            "Most occurrences of one recurring event expanded for a query or an index span.",
+            _positive_int,
+        ),
+    },
+}
+
+
+class _Section(Mapping[str, Any]):
+    def __init__(self, name: str, values: dict[str, Any]) -> None:
+        self._name = name
+        self._values = values
+
+    def __getattr__(self, option: str) -> Any:
+        try:
+            return self._values[option]
+        except KeyError:
+            raise AttributeError(f"no option {option!r} in section [{self._name}]") from None
+
+    def __getitem__(self, option: str) -> Any:
+        return self._values[option]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings: ``settings.database.url``; ``sources`` says where each came from."""
+
+    values: Mapping[str, Mapping[str, Any]]
+    sources: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    files_read: tuple[str, ...] = ()
+
+    def __getattr__(self, section: str) -> _Section:
+        values = object.__getattribute__(self, "values")
+        if section not in values:
+            raise AttributeError(f"no section [{section}]")
+        return _Section(section, dict(values[section]))
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.values["app"]["data_dir"])
+
+    @property
+    def database_url(self) -> str:
+        return str(self.values["database"]["url"])
+
+    def describe(self) -> list[str]:
+        """Lines for the start-up log: every option, its source, secrets masked."""
+        lines = []
+        for section, options in SCHEMA.items():
+            for name, option in options.items():
+                value = self.values[section][name]
+                shown = _mask(str(value)) if option.secret else str(value)
+                source = self.sources.get((section, name), "default")
+                lines.append(f"[{section}] {name} = {shown} ({source})")
+        return lines
+
+
+def _mask(value: str) -> str:
+    if not value:
+        return ""
+    if "://" in value:
+        parts = urlsplit(value)
+        if parts.password:
+            return value.replace(parts.password, "***")
+        return value
+    return "***"
+
+
+def env_name(section: str, name: str, option: Option) -> str:
+    return option.env or f"CONSULT_{section.upper()}_{name.upper()}"
+
+
+def load_settings(
+    config_file: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Settings:
+    """Resolve settings from defaults, then the config file, then ``environ``, then
+    ``overrides`` (used by tests and the CLI's flags).
+
+    ``config_file`` defaults to ``$CONSULT_CONFIG`` or ``./config.ini`` when it exists.
+    Raises :class:`ConfigError` for an unknown section or option or a bad value.
+    Also derives what depends on other options (the SQLite path from ``data_dir``) and
+    creates the data folder and the persisted secret key when they are missing.
+    """
+    environ = os.environ if environ is None else environ
+    raw: dict[str, dict[str, tuple[str, str]]] = {
+        section: {name: (opt.default, "default") for name, opt in options.items()}
+        for section, options in SCHEMA.items()
+    }
+    files_read: list[str] = []
+
+    path = config_file or environ.get(CONFIG_ENV)
+    if path is None and Path("config.ini").is_file():
+        path = "config.ini"
+    if path is not None:
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            with open(path, encoding="utf-8") as handle:
+                parser.read_file(handle)
+        except OSError as error:
+            raise ConfigError(f"cannot read config file {path}: {error.strerror}") from error
+        except configparser.Error as error:
+            raise ConfigError(f"config file {path} is not valid INI: {error}") from error
+        files_read.append(str(path))
+        for section in parser.sections():
+            if section not in SCHEMA:
+                raise ConfigError(f"unknown section [{section}] in {path}")
+            for name, value in parser.items(section):
+                if name not in SCHEMA[section]:
+                    raise ConfigError(f"unknown option {name!r} in section [{section}] in {path}")
+                raw[section][name] = (value, f"file {path}")
+
+    for section, options in SCHEMA.items():
+        for name, option in options.items():
+            variable = env_name(section, name, option)
+            if variable in environ:
+                raw[section][name] = (environ[variable], f"environment variable {variable}")
+
+    for section, values in (overrides or {}).items():
+        for name, value in values.items():
+            if section not in SCHEMA or name not in SCHEMA[section]:
+                raise ConfigError(f"unknown option {name!r} in section [{section}] in overrides")
+            raw[section][name] = (str(value), "overrides")
+
+    values: dict[str, dict[str, Any]] = {}
+    sources: dict[tuple[str, str], str] = {}
+    for section, options in SCHEMA.items():
+        values[section] = {}
+        for name, option in options.items():
+            text, source = raw[section][name]
+            sources[(section, name)] = source
+            try:
+                values[section][name] = option.type(text)
+            except (ValueError, TypeError) as error:
+                raise ConfigError(
+                    f"invalid value for option {name!r} in section [{section}] "
+                    f"(from {source}): {error}"
+                ) from error
+
+    _derive(values, sources)
+    return Settings(MappingProxyType(values), MappingProxyType(sources), tuple(files_read))
+
+
+def _derive(values: dict[str, dict[str, Any]], sources: dict[tuple[str, str], str]) -> None:
+    data_dir = Path(values["app"]["data_dir"]).expanduser().resolve()
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(
+            f"invalid value for option 'data_dir' in section [app] "
+            f"(from {sources[('app', 'data_dir')]}): cannot create {data_dir}: {error.strerror}"
+        ) from error
+    values["app"]["data_dir"] = str(data_dir)
+
+    if not values["database"]["url"]:
+        values["database"]["url"] = f"sqlite:///{data_dir / 'consult.db'}"
+        sources[("database", "url")] = "default (data_dir)"
+
+    if not values["app"]["secret_key"]:
+        values["app"]["secret_key"] = _persisted_secret(data_dir / "secret_key")
+        sources[("app", "secret_key")] = f"generated in {data_dir / 'secret_key'}"
+    elif len(values["app"]["secret_key"]) < 16:
+        raise ConfigError(
+            "invalid value for option 'secret_key' in section [app] "
+            f"(from {sources[('app', 'secret_key')]}): use at least 16 characters"
+        )
+
+
+def _persisted_secret(path: Path) -> str:
+    """Read the secret in ``path``, creating it (mode 0600) on first use."""
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        pass
+    secret = secrets.token_urlsafe(48)
+    try:
+        # O_EXCL: when two processes start at once, one writes and both read the same key.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="ascii").strip()
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(secret + "\n")
+    return secret
+
+
+def render_config_ini() -> str:
+    """The documented ``config.ini``: every option, commented out, at its default."""
+    lines = [
+        "# Configuration of the consultation platform.",
+        "# Every option is shown at its default, commented out. Environment variables",
+        "# override this file; each option names its variable. Keep secrets (database",
+        "# password, keys) in the environment, not here.",
+        "",
+    ]
+    for section, options in SCHEMA.items():
+        lines.append(f"[{section}]")
+        for name, option in options.items():
+            for help_line in _wrap(option.help):
+                lines.append(f"# {help_line}")
+            lines.append(f"# Environment: {env_name(section, name, option)}")
+            lines.append(f"#{name} = {option.default}")
+            lines.append("")
+    return "\n".join(lines)
+
+
+def _wrap(text: str, width: int = 86) -> list[str]:
+    words, lines, current = text.split(), [], ""
+    for word in words:
+        if current and len(current) + 1 + len(word) > width:
+            lines.append(current)
+            current = word
+        else:
+            current = f"{current} {word}".strip()
+    if current:
+        lines.append(current)
+    return lines

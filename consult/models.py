@@ -1,0 +1,9 @@
+"""Every table the platform has, imported in one place so that Alembic and the
+tests see the whole schema. Packages add their model modules here."""
+
+from __future__ import annotations
+
+import accounts.models  # noqa: F401
+from consult.db import Base
+
+metadata = Base.metadata

@@ -1,0 +1,34 @@
+"""Radicale rights: a signed-in user reads and writes only their own principal.
+
+Nobody lists the root's children (other principals), and nobody reaches a path
+under another principal. Calendars mirrored from outside calendars are read-only
+to their owner (the sync worker writes them through the storage layer, not DAV).
+"""
+
+from __future__ import annotations
+
+from radicale import pathutils, rights
+
+# Collections whose name starts with this are mirrors of external calendars.
+READ_ONLY_PREFIX = "mirror-"
+
+
+class Rights(rights.BaseRights):
+    def authorization(self, user: str, user_groups: set, path: str) -> str:  # type: ignore[type-arg]
+        """Return Radicale permission letters for ``user`` on the sanitized ``path``."""
+        if not user:
+            return ""
+        sane_path = pathutils.strip_path(path)
+        if not sane_path:
+            # The root: enough to discover one's own principal, not to list others.
+            return "R"
+        parts = sane_path.split("/")
+        if parts[0] != user:
+            return ""
+        if len(parts) == 1:
+            return "RW"
+        if len(parts) == 2:
+            if parts[1].startswith(READ_ONLY_PREFIX):
+                return "r"
+            return "rw"
+        return ""

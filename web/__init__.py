@@ -1,0 +1,95 @@
+"""The Flask application: pages for clients and professionals, the JSON API
+under ``/api/v1``, and the embedded CalDAV server mounted at ``/dav``.
+
+:func:`create_app` is the only entry point; nothing happens at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask
+
+from consult.config import Settings, load_settings
+from consult.db import get_database
+from consult.jobs import create_job_queue
+from consult.worker import set_job_settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the app from ``settings`` (loaded from config.ini and the environment
+    when not given). Applies migrations first when ``[app] auto_migrate`` is on."""
+    settings = settings or load_settings()
+    _configure_logging(settings)
+    app = Flask(__name__)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.config.update(
+        SECRET_KEY=settings.app.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=_secure_cookies(settings),
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=_secure_cookies(settings),
+        PERMANENT_SESSION_LIFETIME=timedelta(days=14),
+        # Forms and JSON bodies are small; uploads set their own limit per route.
+        MAX_CONTENT_LENGTH=8 * 1024 * 1024,
+        WTF_CSRF_TIME_LIMIT=None,
+        PREFERRED_URL_SCHEME="https" if settings.app.base_url.startswith("https") else "http",
+    )
+    database = get_database(settings.database.url, settings.database.pool_size)
+    if settings.app.auto_migrate:
+        from consult.migrate import upgrade
+
+        upgrade(database.engine)
+    app.extensions["consult.settings"] = settings
+    app.extensions["consult.database"] = database
+    app.extensions["consult.jobs"] = create_job_queue(settings.redis.url)
+    set_job_settings(settings)
+
+    from web import accounts, api, dav, errors, extensions, home, session
+
+    extensions.init_app(app)
+    session.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(home.bp)
+    app.register_blueprint(accounts.bp)
+    app.register_blueprint(api.bp)
+    dav.init_app(app, settings)
+
+    _log_startup(settings, app)
+    return app
+
+
+def _secure_cookies(settings: Settings) -> bool:
+    mode = settings.auth.secure_cookies
+    if mode == "auto":
+        return bool(settings.app.base_url.startswith("https://"))
+    return bool(mode == "true")
+
+
+def _configure_logging(settings: Settings) -> None:
+    level = getattr(logging, settings.app.log_level.upper())
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("consult").setLevel(level)
+    logging.getLogger("web").setLevel(level)
+    # Radicale logs every request at INFO; keep that for debugging only.
+    logging.getLogger("radicale").setLevel(level if level <= logging.DEBUG else logging.WARNING)
+
+
+def _log_startup(settings: Settings, app: Any) -> None:
+    read = ", ".join(settings.files_read) or "none"
+    log.info("config files read: %s", read)
+    for line in settings.describe():
+        log.debug("%s", line)
+    database = app.extensions["consult.database"]
+    log.info(
+        "database: %s; jobs: %s; calendars: plugins.storage on the same database",
+        database.engine.url.render_as_string(hide_password=True),
+        app.extensions["consult.jobs"].backend,
+    )

@@ -1,0 +1,56 @@
+"""Mount the embedded Radicale server at ``/dav`` and point ``/.well-known/caldav`` at it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from flask import Flask, redirect, render_template
+
+from caldav_server import create_dav_app
+from consult.config import Settings
+
+DAV_PREFIX = "/dav"
+
+
+class DavMount:
+    """WSGI middleware: requests under ``/dav`` go to Radicale, the rest to Flask."""
+
+    def __init__(self, flask_app: Any, dav_app: Any) -> None:
+        self.flask_app = flask_app
+        self.dav_app = dav_app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path in (DAV_PREFIX, DAV_PREFIX + "/") and environ.get("REQUEST_METHOD") in (
+            "GET",
+            "HEAD",
+        ):
+            # A person opening the server address in a browser gets a page that explains it.
+            return self.flask_app(environ, start_response)  # type: ignore[no-any-return]
+        if path == DAV_PREFIX or path.startswith(DAV_PREFIX + "/"):
+            environ = dict(environ)
+            environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + DAV_PREFIX
+            environ["PATH_INFO"] = path[len(DAV_PREFIX):] or "/"
+            return self.dav_app(environ, start_response)  # type: ignore[no-any-return]
+        return self.flask_app(environ, start_response)  # type: ignore[no-any-return]
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    dav_app = create_dav_app(settings)
+    app.extensions["consult.dav"] = dav_app
+    app.wsgi_app = DavMount(app.wsgi_app, dav_app)  # type: ignore[method-assign]
+
+    @app.get(DAV_PREFIX + "/", strict_slashes=False)
+    def dav_info() -> Any:
+        return render_template("dav_info.html", dav_url=settings.app.base_url + DAV_PREFIX + "/")
+
+    # Clients given only the host name probe the root; send them to the DAV root.
+    @app.route("/", methods=["PROPFIND"], endpoint="dav_root_redirect")
+    def dav_root_redirect() -> Any:
+        return redirect(DAV_PREFIX + "/", code=301)
+
+    # RFC 6764: clients that are given only the host name find the server here.
+    @app.route("/.well-known/caldav", methods=["GET", "PROPFIND", "HEAD", "OPTIONS"])
+    def well_known_caldav() -> Any:
+        return redirect(DAV_PREFIX + "/", code=301)
