@@ -1,0 +1,67 @@
+"""Domain errors of the booking core.
+
+Every error the sans-IO core raises on purpose derives from :class:`BookingError`,
+so an API layer can map the whole tree with one handler::
+
+    BookingError
+    ├── InvalidCalendarData     ICS text that cannot be parsed or that breaks RFC 5545
+    ├── UnknownOccurrence       a RECURRENCE-ID that names no occurrence of the event
+    ├── NotAllowed              the caller may not do this (e.g. a client offering services)
+    ├── ServiceNotFound         no such service, or not one the caller may see
+    └── ValidationError         user input; ``errors`` maps field paths to messages
+        └── InvalidWeeklyHours  the weekly-hours payload of the availability API
+
+Programming errors (a naive datetime, an interval whose end is not after its start)
+raise :class:`ValueError` instead: they are bugs in the caller, not user mistakes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+__all__ = [
+    "BookingError",
+    "InvalidCalendarData",
+    "InvalidWeeklyHours",
+    "NotAllowed",
+    "ServiceNotFound",
+    "UnknownOccurrence",
+    "ValidationError",
+]
+
+
+class BookingError(Exception):
+    """Base class of every domain error raised by :mod:`booking`."""
+
+
+class InvalidCalendarData(BookingError):
+    """ICS data could not be parsed, or it lacks what RFC 5545 requires of it."""
+
+
+class UnknownOccurrence(BookingError):
+    """A RECURRENCE-ID was given that is not an occurrence of the recurring event."""
+
+
+class NotAllowed(BookingError):
+    """The caller is not allowed to do this; the message says why."""
+
+
+class ServiceNotFound(BookingError):
+    """No such service, or it is deleted, or it belongs to someone else."""
+
+
+class ValidationError(BookingError):
+    """User input failed validation.
+
+    ``errors`` maps a field path such as ``"weekly.mon[0]"`` to a message that says what
+    is wrong with it; the message of the exception summarises all of them.
+    """
+
+    def __init__(self, errors: Mapping[str, str]) -> None:
+        self.errors: dict[str, str] = dict(errors)
+        summary = "; ".join(f"{field}: {message}" for field, message in self.errors.items())
+        super().__init__(summary or "invalid input")
+
+
+class InvalidWeeklyHours(ValidationError):
+    """The weekly-hours payload (time zone, weekly intervals, date overrides) is invalid."""
