@@ -88,12 +88,14 @@ def compute_time_index(
     component_name: str,
     *,
     max_occurrences: int,
-    horizon: datetime,
+    now: datetime,
+    horizon: timedelta = DEFAULT_INDEX_HORIZON,
 ) -> TimeIndex:
     """Span and occurrence pieces of a parsed object.
 
     Bounded rules are indexed completely (up to ``max_occurrences`` pieces);
-    unbounded ones until ``horizon``. Whatever is not indexed is recorded in
+    unbounded ones for ``horizon`` beyond ``now`` or their first occurrence,
+    whichever is later. Whatever is not indexed is recorded in
     ``indexed_until`` so that queries beyond it fall back to the span.
     Raises :class:`InvalidCalendarData` when Radicale cannot evaluate the object.
     """
@@ -104,6 +106,7 @@ def compute_time_index(
     span_start: datetime | None = None
     span_end: datetime | None = None
     infinite = False
+    limit = DATETIME_MAX
     indexable = True
     indexed_until = DATETIME_MAX
 
@@ -125,7 +128,7 @@ def compute_time_index(
     def range_fn(start: datetime, end: datetime, is_recurrence: bool) -> bool:
         nonlocal span_start, span_end, indexed_until, indexable
         start, end = to_utc(start), to_utc(end)
-        if infinite and not is_recurrence and start >= horizon:
+        if infinite and not is_recurrence and start >= limit:
             # The main rule runs in ascending order: everything before is indexed.
             indexed_until = start
             return True
@@ -145,9 +148,10 @@ def compute_time_index(
         return False
 
     def infinity_fn(start: datetime) -> bool:
-        nonlocal infinite, span_start
+        nonlocal infinite, span_start, limit
         infinite = True
         start = to_utc(start)
+        limit = max(now, start) + horizon
         if span_start is None or start < span_start:
             span_start = start
         return False
@@ -174,7 +178,8 @@ def parse_calendar_object(
     *,
     tag: str = "VCALENDAR",
     max_occurrences: int,
-    horizon: datetime,
+    now: datetime,
+    horizon: timedelta = DEFAULT_INDEX_HORIZON,
 ) -> CalendarObject:
     """Parse and validate one object as Radicale does for a PUT.
 
@@ -196,11 +201,17 @@ def parse_calendar_object(
         raise
     except Exception as error:
         raise InvalidCalendarData(str(error)) from error
-    return calendar_object_from_item(item, max_occurrences=max_occurrences, horizon=horizon)
+    return calendar_object_from_item(
+        item, max_occurrences=max_occurrences, now=now, horizon=horizon
+    )
 
 
 def calendar_object_from_item(
-    item: radicale_item.Item, *, max_occurrences: int, horizon: datetime
+    item: radicale_item.Item,
+    *,
+    max_occurrences: int,
+    now: datetime,
+    horizon: timedelta = DEFAULT_INDEX_HORIZON,
 ) -> CalendarObject:
     """A :class:`CalendarObject` from a Radicale item that Radicale already validated
     (the plugin's path: no second parse)."""
@@ -212,12 +223,12 @@ def calendar_object_from_item(
         vobject_item = item.vobject_item
     except Exception as error:
         raise InvalidCalendarData(f"cannot read the object: {error}") from error
-    if len(uid) > MAX_UID_LENGTH:
-        raise InvalidCalendarData(f"the UID is longer than {MAX_UID_LENGTH} characters")
+    if len(uid.encode()) > MAX_UID_LENGTH:
+        raise InvalidCalendarData(f"the UID is longer than {MAX_UID_LENGTH} bytes")
     if object_name == "VCALENDAR" and not uid:
         raise InvalidCalendarData("the calendar object has no UID")
     time_index = compute_time_index(
-        vobject_item, component_name, max_occurrences=max_occurrences, horizon=horizon
+        vobject_item, component_name, max_occurrences=max_occurrences, now=now, horizon=horizon
     )
     return CalendarObject(
         text=text,

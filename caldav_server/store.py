@@ -61,6 +61,7 @@ from caldav_server.models import (
 from caldav_server.spans import (
     DEFAULT_INDEX_HORIZON,
     CalendarObject,
+    calendar_object_from_item,
     compute_time_index,
     default_href,
     is_safe_href,
@@ -333,7 +334,8 @@ class CalendarStore:
     ``max_vevent_rrule_occurrence``, and the index rows of one item);
     ``max_item_size`` (bytes, ``None`` for no limit) bounds one object;
     deleted items are remembered for sync for ``history_max_age``; unbounded
-    rules are indexed up to ``index_horizon`` from now.
+    rules are indexed for ``index_horizon`` beyond now (or their first
+    occurrence when later).
     """
 
     def __init__(
@@ -751,12 +753,18 @@ class CalendarStore:
             if size > self.max_item_size:
                 raise ItemTooLarge(size, self.max_item_size)
         return parse_calendar_object(
-            text, tag=tag, max_occurrences=self.max_occurrences, horizon=self.horizon()
+            text,
+            tag=tag,
+            max_occurrences=self.max_occurrences,
+            now=self.clock(),
+            horizon=self.index_horizon,
         )
 
-    def horizon(self) -> datetime:
-        """Until when unbounded recurrences are indexed by writes made now."""
-        return self.clock() + self.index_horizon
+    def object_from_item(self, item: radicale_item.Item) -> CalendarObject:
+        """A storable object from a Radicale item that Radicale already validated."""
+        return calendar_object_from_item(
+            item, max_occurrences=self.max_occurrences, now=self.clock(), horizon=self.index_horizon
+        )
 
     def put_item(
         self, path: str, ics_text: str, href: str | None = None, *, actor: str = "platform"
@@ -1156,7 +1164,8 @@ class CalendarStore:
                 vobject_item,
                 component_name,
                 max_occurrences=self.max_occurrences,
-                horizon=self.horizon(),
+                now=self.clock(),
+                horizon=self.index_horizon,
             )
             self.session.execute(
                 update(DavItem)

@@ -39,7 +39,6 @@ from caldav_server.errors import InvalidPath, StoreError
 from caldav_server.models import DavCollection
 from caldav_server.spans import (
     CalendarObject,
-    calendar_object_from_item,
     from_timestamp,
     is_safe_href,
     timestamp_range,
@@ -82,8 +81,9 @@ class Collection(storage.BaseCollection):
     def _current(self) -> CollectionRecord | None:
         """The row, re-read in write requests where this request may have changed it
         (as the file storage recomputes its caches under the write lock)."""
-        if self._record is not None and self._storage._request().mode == "w":
-            self._record = self._storage._request().store.refresh(self._record)
+        request = self._storage._current.get()
+        if self._record is not None and request is not None and request.mode == "w":
+            self._record = request.store.refresh(self._record)
         return self._record
 
     def _item(self, stored: StoredItem) -> radicale_item.Item:
@@ -113,12 +113,12 @@ class Collection(storage.BaseCollection):
         record = self._current()
         if record is not None:
             return _http_date(record.modified_at)
-        session = self._storage._request().session
-        newest = session.scalar(
-            sa.select(sa.func.max(DavCollection.modified_at)).where(
-                DavCollection.parent_id.is_(None)
+        with self._storage._reading() as store:
+            newest = store.session.scalar(
+                sa.select(sa.func.max(DavCollection.modified_at)).where(
+                    DavCollection.parent_id.is_(None)
+                )
             )
-        )
         return _http_date(newest or _EPOCH)
 
     @overload
@@ -146,9 +146,8 @@ class Collection(storage.BaseCollection):
             for href in wanted:
                 yield href, None
             return
-        found = self._storage._request().store.get_items(
-            self._record, [href for href in wanted if is_safe_href(href)]
-        )
+        with self._storage._reading() as store:
+            found = store.get_items(self._record, [href for href in wanted if is_safe_href(href)])
         for href in wanted:
             stored = found.get(href)
             yield href, self._item(stored) if stored is not None else None
@@ -156,7 +155,9 @@ class Collection(storage.BaseCollection):
     def get_all(self) -> Iterator[radicale_item.Item]:
         if self._record is None:
             return
-        for stored in self._storage._request().store.list_items(self._record):
+        with self._storage._reading() as store:
+            items = store.list_items(self._record)
+        for stored in items:
             yield self._item(stored)
 
     def get_filtered(self, filters: Iterable[Any]) -> Iterator[tuple[radicale_item.Item, bool]]:
@@ -171,13 +172,16 @@ class Collection(storage.BaseCollection):
         if record is None or not record.tag:
             return
         tag, start, end, simple = radicale_filter.simplify_prefilters(filters, record.tag)
-        store = self._storage._request().store
         if start <= radicale_filter.TIMESTAMP_MIN and end >= radicale_filter.TIMESTAMP_MAX:
-            for stored in store.list_items(record):
+            with self._storage._reading() as store:
+                items = store.list_items(record)
+            for stored in items:
                 if tag is None or stored.component_name == tag:
                     yield self._item(stored), simple
             return
-        for candidate in store.candidates([record], from_timestamp(start), from_timestamp(end)):
+        with self._storage._reading() as store:
+            candidates = store.candidates([record], from_timestamp(start), from_timestamp(end))
+        for candidate in candidates:
             stored = candidate.item
             if tag is not None and stored.component_name != tag:
                 continue
@@ -190,7 +194,8 @@ class Collection(storage.BaseCollection):
     def has_uid(self, uid: str) -> bool:
         if self._record is None:
             return False
-        return self._storage._request().store.has_uid(self._record, uid)
+        with self._storage._reading() as store:
+            return store.has_uid(self._record, uid)
 
     def upload(
         self, href: str, item: radicale_item.Item
@@ -220,7 +225,8 @@ class Collection(storage.BaseCollection):
         if record is None:
             raise ValueError("the root collection has no sync token")
         try:
-            result = self._storage._request().store.changes_since(record, old_token)
+            with self._storage._reading() as store:
+                result = store.changes_since(record, old_token)
         except StoreError as error:
             raise ValueError(error.message) from error
         return result.token, [change.href for change in result.changes]
@@ -262,6 +268,17 @@ class Storage(storage.BaseStorage):
             raise RuntimeError("the storage was used outside acquire_lock()")
         return request
 
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[CalendarStore]:
+        """The request's store; outside a request a short read-only transaction,
+        because Radicale renders PROPFIND answers after releasing its lock."""
+        request = self._current.get()
+        if request is not None:
+            yield request.store
+            return
+        with self._database.session(readonly=True) as session:
+            yield self._new_store(session)
+
     def _new_store(self, session: Session) -> CalendarStore:
         return CalendarStore(
             session,
@@ -287,11 +304,7 @@ class Storage(storage.BaseStorage):
             raise
 
     def _object(self, item: radicale_item.Item) -> CalendarObject:
-        return calendar_object_from_item(
-            item,
-            max_occurrences=self._max_occurrences,
-            horizon=self._request().store.horizon(),
-        )
+        return self._request().store.object_from_item(item)
 
     @types.contextmanager
     def acquire_lock(self, mode: str, user: str = "", *args: Any, **kwargs: Any) -> Iterator[None]:
