@@ -10,7 +10,8 @@ Every error the store raises on purpose is a :class:`StoreError`::
     ├── InvalidCalendarData    the iCalendar text does not parse or breaks a rule
     ├── ItemTooLarge           the object is larger than the configured limit
     ├── UidConflict            another item of the collection already has this UID
-    └── InvalidSyncToken       a sync token that is malformed, from elsewhere or too old
+    ├── InvalidSyncToken       a sync token that is malformed, from elsewhere or too old
+    └── TransferError          a folder that cannot be imported from or exported to
 
 The Radicale plugin (:mod:`plugins.storage`) turns them into ``ValueError`` so
 that Radicale answers with a 4xx; the web layer maps them to HTTP statuses by
@@ -29,6 +30,7 @@ __all__ = [
     "ItemTooLarge",
     "NotACalendar",
     "StoreError",
+    "TransferError",
     "UidConflict",
 ]
 
@@ -95,3 +97,8 @@ class UidConflict(StoreError):
 class InvalidSyncToken(StoreError):
     """The sync token is malformed, belongs to another collection, or is older than
     the retained history (RFC 6578 ``valid-sync-token``): the client must resync."""
+
+
+class TransferError(StoreError):
+    """Import or export cannot start: not a Radicale storage folder, or the export
+    target already holds one."""

@@ -796,6 +796,17 @@ class CalendarStore:
         ((new, old),) = self._write_objects(record, [(href, obj)], actor)
         return new, old
 
+    def put_objects(
+        self,
+        path: str | CollectionRecord,
+        objects: Sequence[tuple[str, CalendarObject]],
+        *,
+        actor: str = "platform",
+    ) -> list[tuple[StoredItem, StoredItem | None]]:
+        """Store many parsed objects (href, object) in one step: one sync change,
+        bulk inserts. All or nothing: any conflict raises before writing."""
+        return self._write_objects(self._require(path), objects, actor) if objects else []
+
     def delete_item(
         self, path: str | CollectionRecord, href: str, *, actor: str = "platform"
     ) -> bool:
