@@ -47,6 +47,7 @@ __all__ = [
     "add_attendee",
     "build_booking_event",
     "build_session_event",
+    "bump_sequence",
     "busy_intervals",
     "cancel_event",
     "load_calendars",
@@ -603,6 +604,14 @@ def busy_intervals(
     return normalize(busy)
 
 
+def _occurrence_component(hit: _Hit) -> icalendar.Event:
+    component = hit.occurrence.as_component(False)
+    if hit.recurrence_id is None:
+        # recurring_ical_events stamps a RECURRENCE-ID on every copy; a one-off has none.
+        component.pop("RECURRENCE-ID", None)
+    return component
+
+
 def occurrences(
     calendars: Iterable[CalendarSource],
     window: Interval,
@@ -633,7 +642,7 @@ def occurrences(
             start=hit.start,
             end=hit.end,
             summary=str(hit.source.get("SUMMARY", "")),
-            component=hit.occurrence.as_component(False),
+            component=_occurrence_component(hit),
         )
         for hit in hits
         if include_cancelled or not hit.cancelled
@@ -984,6 +993,22 @@ def cancel_event(
     for event in _targets(calendar, recurrence_id, zone):
         event.pop("STATUS", None)
         event.add("STATUS", "CANCELLED")
+        _bump(event, floor)
+        _touch(event, stamp)
+    return calendar.to_ical().decode()
+
+
+def bump_sequence(ics: str | bytes, *, now: datetime | None = None) -> str:
+    """Return ``ics`` with SEQUENCE incremented on every VEVENT, as text.
+
+    For a significant change made by editing the text (new time, new place): clients
+    replace their copy only when SEQUENCE grows. DTSTAMP and LAST-MODIFIED are refreshed
+    (``now``, default the current time). Raises :class:`InvalidCalendarData` for invalid text.
+    """
+    calendar = parse_calendar(ics)
+    stamp = _stamp(now)
+    floor = int(_master(calendar).get("SEQUENCE", 0))
+    for event in calendar.walk("VEVENT"):
         _bump(event, floor)
         _touch(event, stamp)
     return calendar.to_ical().decode()

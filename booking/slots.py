@@ -275,26 +275,31 @@ def check_slot(
 def check_group_session(
     *,
     session: Interval,
-    taken: int,
+    seats_taken: int,
     capacity: int,
     rules: SlotRules,
-    window: Interval,
     now: datetime,
+    start: datetime | None = None,
+    window: Interval | None = None,
 ) -> SlotRejection | None:
     """Return ``None`` when a seat in ``session`` can be booked, else why not.
 
     Only ``rules.min_notice`` and ``rules.horizon`` apply to group sessions: the session's
-    times are fixed by the teacher. ``taken`` counts seats already booked.
+    times are fixed by the teacher. ``seats_taken`` counts seats already booked. A requested
+    ``start`` other than the session's is :attr:`SlotRejection.NOT_ALIGNED`; ``window``, when
+    given, bounds the session's start like :func:`compute_slots`' window.
     """
-    start = session.start
+    session_start = session.start
     now = to_utc(now)
-    if start < now + rules.min_notice:
+    if session_start < now + rules.min_notice:
         return SlotRejection.TOO_SOON
-    if start > now + rules.horizon:
+    if session_start > now + rules.horizon:
         return SlotRejection.TOO_FAR
-    if not window.contains_instant(start):
+    if window is not None and not window.contains_instant(session_start):
         return SlotRejection.OUTSIDE_WINDOW
-    if capacity - taken <= 0:
+    if start is not None and to_utc(start) != session_start:
+        return SlotRejection.NOT_ALIGNED
+    if capacity - seats_taken <= 0:
         return SlotRejection.FULL
     return None
 
@@ -318,7 +323,12 @@ def compute_group_slots(
         Slot(session.start, session.end, capacity - taken)
         for session, taken in sessions
         if check_group_session(
-            session=session, taken=taken, capacity=capacity, rules=rules, window=window, now=now
+            session=session,
+            seats_taken=taken,
+            capacity=capacity,
+            rules=rules,
+            now=now,
+            window=window,
         )
         is None
     ]

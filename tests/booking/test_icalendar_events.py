@@ -20,6 +20,7 @@ from booking.icalendar_events import (
     add_attendee,
     build_booking_event,
     build_session_event,
+    bump_sequence,
     busy_intervals,
     cancel_event,
     occurrences,
@@ -390,7 +391,7 @@ def test_occurrences_carry_uid_recurrence_id_and_component() -> None:
     plain, moved, one_off = found
     assert plain.recurrence_id == plain.start == berlin(10, 9)
     assert moved.recurrence_id == berlin(17, 9) and moved.start == berlin(18, 14)
-    assert one_off.recurrence_id is None
+    assert one_off.recurrence_id is None and "RECURRENCE-ID" not in one_off.component
     assert moved.component["DTSTART"].dt == berlin(18, 14)
     assert "RRULE" not in plain.component
     assert all(o.start.tzinfo is UTC for o in found)
@@ -623,6 +624,18 @@ def test_cancel_event_sets_status_and_bumps_sequence() -> None:
     assert event["CREATED"].dt == NOW
     assert busy_intervals([text], MARCH, BERLIN) == []
     assert the_event(cancel_event(text, now=later))["SEQUENCE"] == 4
+
+
+def test_bump_sequence_keeps_the_event_and_refreshes_stamps() -> None:
+    later = NOW + timedelta(hours=1)
+    text = bump_sequence(build(sequence=4), now=later)
+    event = the_event(text)
+    assert event["SEQUENCE"] == 5 and str(event["STATUS"]) == "CONFIRMED"
+    assert event["DTSTAMP"].dt == later and event["CREATED"].dt == NOW
+    # Overrides never fall behind their master.
+    text = cancel_event(session(sequence=3), recurrence_id=datetime(2025, 3, 11, 18, tzinfo=BERLIN))
+    bumped = parse_calendar(bump_sequence(text, now=later)).walk("VEVENT")
+    assert sorted(e["SEQUENCE"] for e in bumped) == [4, 5]
 
 
 def test_cancel_one_occurrence_of_a_series() -> None:

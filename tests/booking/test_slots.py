@@ -7,6 +7,7 @@ import statistics
 import time as clock
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -393,7 +394,7 @@ def test_compute_group_slots() -> None:
 def test_check_group_session(start_hour: int, taken: int, expected: SlotRejection | None) -> None:
     result = check_group_session(
         session=span(at(start_hour), at(start_hour + 1)),
-        taken=taken,
+        seats_taken=taken,
         capacity=6,
         rules=rules(60, min_notice=timedelta(hours=1)),
         window=whole_days(DAY, 1),
@@ -402,22 +403,25 @@ def test_check_group_session(start_hour: int, taken: int, expected: SlotRejectio
     assert result == expected
 
 
-def test_check_group_session_window_and_horizon() -> None:
-    common = {"taken": 0, "capacity": 2, "now": at(0)}
+def test_check_group_session_window_horizon_and_start() -> None:
     session = span(at(12, 0, DAY + timedelta(days=3)), at(13, 0, DAY + timedelta(days=3)))
-    assert (
-        check_group_session(
-            session=session,
-            rules=rules(60, horizon=timedelta(days=1)),
-            window=whole_days(DAY, 7),
-            **common,
-        )
-        == SlotRejection.TOO_FAR
-    )  # type: ignore[arg-type]
-    assert (
-        check_group_session(session=session, rules=rules(60), window=whole_days(DAY, 2), **common)
-        == SlotRejection.OUTSIDE_WINDOW
-    )  # type: ignore[arg-type]
+
+    def check(**kwargs: Any) -> SlotRejection | None:
+        arguments: dict[str, Any] = {
+            "session": session,
+            "seats_taken": 0,
+            "capacity": 2,
+            "now": at(0),
+            "rules": rules(60),
+        }
+        return check_group_session(**{**arguments, **kwargs})
+
+    assert check() is None  # no window: only notice, horizon and seats count
+    assert check(rules=rules(60, horizon=timedelta(days=1))) == SlotRejection.TOO_FAR
+    assert check(window=whole_days(DAY, 2)) == SlotRejection.OUTSIDE_WINDOW
+    assert check(start=session.start.astimezone(SYDNEY)) is None
+    assert check(start=session.start + MIN) == SlotRejection.NOT_ALIGNED
+    assert check(start=session.start + MIN, seats_taken=2) == SlotRejection.NOT_ALIGNED
 
 
 # --------------------------------------------------------------------------- DST
