@@ -506,28 +506,34 @@ def _canonical(ranges: Iterable[TimeRange]) -> list[tuple[int, int]]:
 
 
 def _weekly_days(
-    rule: icalendar.vRecur, start_weekday: int, today: date, zone: ZoneInfo
+    rule: icalendar.vRecur, start: datetime, today: date, zone: ZoneInfo
 ) -> list[int] | None:
     """Return the weekdays (0 = Monday) a rule repeats on every week, or ``None``.
 
-    Only rules that mean "these weekdays, every week, from now on" qualify: FREQ=WEEKLY or
-    DAILY, INTERVAL 1, no COUNT, no UNTIL before ``today``, no BY-part but BYDAY without
-    ordinals. Anything else is read as individual dates (overrides).
+    Only rules that mean "these weekdays, every week, as of this week" qualify: FREQ=WEEKLY
+    or DAILY, INTERVAL 1, no COUNT, starting (``start``, local) within the week from
+    ``today``, no UNTIL before ``today``, no BY-part but BYDAY without ordinals. Anything else
+    -- a rule that starts next month, a fortnightly one -- is read as individual dates
+    (overrides), so ``weekly`` shows the hours in force now.
     """
+    if start.date() > today + timedelta(days=6):
+        return None
     freq = str(rule["FREQ"][0]).upper()
     if set(rule) - {"FREQ", "INTERVAL", "BYDAY", "WKST", "UNTIL"}:
         return None
     if int(rule.get("INTERVAL", [1])[0]) != 1:
         return None
     until = rule.get("UNTIL")
-    if until and to_instant(until[0], zone).astimezone(zone).date() < today:
-        return None
+    if until:
+        last = to_instant(until[0], zone).astimezone(zone).replace(tzinfo=None)
+        if last < datetime.combine(today, start.time()):  # no occurrence from today on
+            return None
     byday = [str(value).upper() for value in rule.get("BYDAY", [])]
     if any(value not in _ICAL_DAYS for value in byday):
         return None
     days = sorted({_ICAL_DAYS.index(value) for value in byday})
     if freq == "WEEKLY":
-        return days or [start_weekday]
+        return days or [start.weekday()]
     if freq == "DAILY":
         return days or list(range(7))
     return None
@@ -558,7 +564,7 @@ def _weekly_pattern(
                     continue
                 start = _wall(_dt(event, "DTSTART"), zone)
                 end = _wall(_event_end(event), zone)
-                days = _weekly_days(rules[0], start.weekday(), today, zone)
+                days = _weekly_days(rules[0], start, today, zone)
             except Exception as error:  # malformed data: the expansion will skip it too
                 logger.warning("ignoring weekly hours of %s: %s", event.get("UID"), error)
                 continue
@@ -581,8 +587,10 @@ def read_weekly_hours(
 ) -> WeeklyHours:
     """Return the :class:`WeeklyHours` that the Availability calendar's events express.
 
-    ``weekly`` comes from the rules that repeat every week (grouped by local weekday in
-    ``zone_name``; ranges overlapping one another are merged). ``overrides`` holds each
+    ``weekly`` comes from the rules that repeat every week and are in force this week
+    (grouped by local weekday in ``zone_name``; ranges overlapping one another are merged;
+    a series split "from this date on" shows its later part as overrides until it starts
+    being in force). ``overrides`` holds each
     date from ``today`` (a local date) for ``look_ahead_days`` that carries a "closed" marker
     or whose hours differ from its weekday's: phone-added one-off events, moved or deleted
     occurrences. Malformed events are skipped. ``read_weekly_hours(availability_events(h),

@@ -451,6 +451,29 @@ def test_rules_that_are_not_every_week_become_overrides() -> None:
     assert hours.weekly["mon"] == () and hours.overrides == {}
 
 
+def test_weekly_shows_the_hours_in_force_now() -> None:
+    # Changed from the phone "this and future events" as of 17 March: the old series ends,
+    # a new one (new UID) starts. Weekly is what applies this week; the change shows as
+    # date overrides.
+    old = MONDAYS_FROM_PHONE.replace("FREQ=WEEKLY", "FREQ=WEEKLY;UNTIL=20250316T230000Z")
+    new = (
+        MONDAYS_FROM_PHONE.replace("7F3A9C2E-phone-mondays", "split-1")
+        .replace("20250303T090000", "20250317T100000")
+        .replace("20250303T170000", "20250317T180000")
+    )
+    hours = read_weekly_hours([ics(old, new)], "Europe/Berlin", today=ANCHOR, look_ahead_days=28)
+    assert hours.weekly["mon"] == ((time(9), time(17)),)
+    assert hours.overrides == {
+        date(2025, 3, 17): ((time(10), time(18)),),
+        date(2025, 3, 24): ((time(10), time(18)),),
+    }
+    # A week later the new hours are the weekly ones.
+    later = read_weekly_hours(
+        [ics(old, new)], "Europe/Berlin", today=date(2025, 3, 17), look_ahead_days=14
+    )
+    assert later.weekly["mon"] == ((time(10), time(18)),) and later.overrides == {}
+
+
 def test_weekly_hours_in_another_zone_are_converted() -> None:
     # Created while travelling: 09:00-17:00 New York is 15:00-23:00 in Berlin (in March
     # before both DST changes) -- read in the professional's zone.
