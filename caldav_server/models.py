@@ -89,8 +89,12 @@ class DavItem(Base):
         UniqueConstraint("collection_id", "href"),
         # NULL UIDs (only possible for odd vCards) never collide, on both databases.
         UniqueConstraint("collection_id", "uid"),
-        Index("ix_dav_item_span", "collection_id", "span_start", "span_end"),
-        Index("ix_dav_item_indexed_until", "collection_id", "indexed_until"),
+        # Finds the few items whose occurrences are not all in dav_occurrence (rules
+        # beyond the index horizon, very long events) and overlap a window by span.
+        # Spans of all other items are never searched: their occurrences are.
+        Index(
+            "ix_dav_item_unindexed", "collection_id", "indexed_until", "span_start", "span_end"
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

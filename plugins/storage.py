@@ -66,6 +66,41 @@ class _Request:
     failed: bool = False
 
 
+class _Item(radicale_item.Item):
+    """A Radicale item made from a stored row, with everything Radicale would parse
+    the text for already filled in (UID, etag, component, time range).
+
+    Built directly rather than through ``Item.__init__``: that re-validates the
+    collection path for every item, which dominated listing large calendars.
+    The attributes are those ``Item.__init__`` sets (Radicale 3.x).
+    """
+
+    def __init__(self, collection: Collection, stored: StoredItem) -> None:
+        self._collection_path = collection.path
+        self.collection = collection
+        self.href = stored.href
+        self._modified = stored.last_modified
+        self._last_modified: str | None = None
+        self._text = stored.text
+        self._vobject_item = None
+        self._etag = stored.etag
+        self._uid = stored.uid or ""
+        self._name = stored.object_name
+        self._component_name = stored.component_name
+        self._time_range = timestamp_range(stored.span_start, stored.span_end)
+
+    # Radicale reads last_modified for GET and PROPFIND only; format it on demand.
+    @property  # type: ignore[override]
+    def last_modified(self) -> str:
+        if self._last_modified is None:
+            self._last_modified = _http_date(self._modified)
+        return self._last_modified
+
+    @last_modified.setter
+    def last_modified(self, value: str | None) -> None:
+        self._last_modified = value
+
+
 class Collection(storage.BaseCollection):
     """A collection, read when discovered; DB-backed methods need the request's lock."""
 
@@ -87,17 +122,7 @@ class Collection(storage.BaseCollection):
         return self._record
 
     def _item(self, stored: StoredItem) -> radicale_item.Item:
-        return radicale_item.Item(
-            collection=self,
-            href=stored.href,
-            last_modified=_http_date(stored.last_modified),
-            text=stored.text,
-            etag=stored.etag,
-            uid=stored.uid or "",
-            name=stored.object_name,
-            component_name=stored.component_name,
-            time_range=timestamp_range(stored.span_start, stored.span_end),
-        )
+        return _Item(self, stored)
 
     # --- properties ------------------------------------------------------------
 

@@ -97,10 +97,10 @@ def upgrade() -> None:
         sa.UniqueConstraint("collection_id", "uid", name=op.f("uq_dav_item_collection_id_uid")),
     )
     op.create_index(
-        "ix_dav_item_indexed_until", "dav_item", ["collection_id", "indexed_until"], unique=False
-    )
-    op.create_index(
-        "ix_dav_item_span", "dav_item", ["collection_id", "span_start", "span_end"], unique=False
+        "ix_dav_item_unindexed",
+        "dav_item",
+        ["collection_id", "indexed_until", "span_start", "span_end"],
+        unique=False,
     )
 
     op.create_table(
@@ -136,8 +136,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_dav_occurrence_window", table_name="dav_occurrence")
     op.drop_table("dav_occurrence")
-    op.drop_index("ix_dav_item_span", table_name="dav_item")
-    op.drop_index("ix_dav_item_indexed_until", table_name="dav_item")
+    op.drop_index("ix_dav_item_unindexed", table_name="dav_item")
     op.drop_table("dav_item")
     op.drop_index("ix_dav_change_tombstones", table_name="dav_change")
     op.drop_index("ix_dav_change_seq", table_name="dav_change")
