@@ -220,6 +220,9 @@ def unregister_item_listener(callback: ItemListener) -> None:
 
 # --- helpers -----------------------------------------------------------------------
 
+# Any result row (SQLAlchemy 2.1 types rows by their columns).
+_Row = Row[*tuple[Any, ...]]
+
 _ITEM_COLUMNS = (
     DavItem.id,
     DavItem.collection_id,
@@ -248,7 +251,7 @@ _COLLECTION_COLUMNS = (
 )
 
 
-def _record(row: Row[Any]) -> CollectionRecord:
+def _record(row: _Row) -> CollectionRecord:
     props = json.loads(row.props)
     if row.tag:
         props["tag"] = row.tag
@@ -266,7 +269,7 @@ def _record(row: Row[Any]) -> CollectionRecord:
     )
 
 
-def _stored(row: Row[Any], collection_path: str) -> StoredItem:
+def _stored(row: _Row, collection_path: str) -> StoredItem:
     return StoredItem(
         collection_path=collection_path,
         href=row.href,
@@ -618,8 +621,8 @@ class CalendarStore:
             )
             self.session.execute(delete(DavChange).where(DavChange.collection_id.in_(chunk)))
             self.session.execute(delete(DavItem).where(DavItem.collection_id.in_(chunk)))
-        for row in sorted(subtree, key=lambda r: r.path.count("/"), reverse=True):
-            self.session.execute(delete(DavCollection).where(DavCollection.id == row.id))
+        for collection in sorted(subtree, key=lambda r: r.path.count("/"), reverse=True):
+            self.session.execute(delete(DavCollection).where(DavCollection.id == collection.id))
         return True
 
     # --- items: reading ----------------------------------------------------------
@@ -1020,8 +1023,8 @@ class CalendarStore:
                 ids[href] = item_id
         return ids
 
-    def _rows_by_href(self, record: CollectionRecord, hrefs: Sequence[str]) -> list[Row[Any]]:
-        rows: list[Row[Any]] = []
+    def _rows_by_href(self, record: CollectionRecord, hrefs: Sequence[str]) -> list[_Row]:
+        rows: list[_Row] = []
         for chunk in _chunks(sorted(hrefs)):
             rows.extend(
                 self.session.execute(

@@ -159,9 +159,11 @@ def test_the_cli_imports_and_exports(
         "CONSULT_DATA_DIR": str(tmp_path / "data"),
         "CONSULT_SECRET_KEY": TEST_SECRET_KEY,
     }
-    consult = str(Path(sys.executable).parent / "consult")
+    consult = [sys.executable, "-m", "consult.cli"]  # the `consult` command
+    repo = Path(__file__).resolve().parents[2]
     imported = subprocess.run(
-        [consult, "dav", "import", str(radicale_folder)],
+        [*consult, "dav", "import", str(radicale_folder)],
+        cwd=repo,
         env=env,
         capture_output=True,
         text=True,
@@ -170,7 +172,8 @@ def test_the_cli_imports_and_exports(
     assert imported.returncode == 0, imported.stderr
     assert "imported 3 collections and 3 items" in imported.stdout
     exported = subprocess.run(
-        [consult, "dav", "export", str(tmp_path / "out")],
+        [*consult, "dav", "export", str(tmp_path / "out")],
+        cwd=repo,
         env=env,
         capture_output=True,
         text=True,

@@ -27,7 +27,10 @@ pytestmark = [
     pytest.mark.slow,
 ]
 
-CONSULT = str(Path(sys.executable).parent / "consult")
+# `python -m consult.cli` is the `consult` command, run from the checkout so it
+# sees the source tree even when the editable install predates a new package.
+CONSULT = [sys.executable, "-m", "consult.cli"]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _free_port() -> int:
@@ -49,8 +52,9 @@ def _start(database_url: str, data_dir: Path, log: Path) -> tuple[subprocess.Pop
         "CONSULT_REDIS_URL": "",
     }
     process = subprocess.Popen(
-        [CONSULT, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [*CONSULT, "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=env,
+        cwd=REPO,
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )
