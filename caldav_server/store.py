@@ -371,6 +371,11 @@ class CalendarStore:
         UID check, the sync counter) are never interleaved, across processes too.
         Locking the principal rather than the row also covers collections that do
         not exist yet. Take it before reading what a write depends on.
+
+        Lock order: a CalDAV write takes this lock first and item listeners then
+        lock the platform's rows, so platform code must also take it *before*
+        locking its own rows (bookings, seats) in the same transaction; the other
+        order can deadlock against a calendar app's write on PostgreSQL.
         """
         advisory_lock(self.session, "dav:" + (principal_of(path) or "/"))
 
