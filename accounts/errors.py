@@ -1,11 +1,11 @@
 """Errors raised by the accounts services.
 
-    AccountError
-    ├── ValidationError      input is malformed; ``fields`` maps field → message
-    ├── EmailTaken           another account uses this email (any letter case)
-    ├── InvalidCredentials   wrong email or password (never says which)
-    ├── InvalidToken         an API token or signed link is bad, expired or revoked
-    └── TooManyAttempts      login throttled; ``retry_after`` seconds until it may work
+AccountError
+├── ValidationError      input is malformed; ``fields`` maps field → message
+├── EmailTaken           another account uses this email (any letter case)
+├── InvalidCredentials   wrong email or password (never says which)
+├── InvalidToken         an API token or signed link is bad, expired or revoked
+└── TooManyAttempts      login throttled; ``retry_after`` seconds until it may work
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ class AccountError(Exception):
 
 
 class ValidationError(AccountError):
-    def __init__(self, fields: Mapping[str, str], message: str = "Some fields are invalid.") -> None:
+    def __init__(
+        self, fields: Mapping[str, str], message: str = "Some fields are invalid."
+    ) -> None:
         super().__init__(message)
         self.fields = dict(fields)
 

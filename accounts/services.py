@@ -170,9 +170,7 @@ def verify_password(user: User, password: str) -> bool:
         return False
 
 
-def change_password(
-    session: Session, user: User, current: Any, new: Any, min_length: int
-) -> None:
+def change_password(session: Session, user: User, current: Any, new: Any, min_length: int) -> None:
     """Replace the password after checking the current one.
 
     Signs out every other session and API token (credentials_version bump) and

@@ -8,6 +8,12 @@ so an API layer can map the whole tree with one handler::
     ├── UnknownOccurrence       a RECURRENCE-ID that names no occurrence of the event
     ├── NotAllowed              the caller may not do this (e.g. a client offering services)
     ├── ServiceNotFound         no such service, or not one the caller may see
+    ├── BookingNotFound         no such booking, or not one the caller is part of
+    ├── InvalidTimezone         an unknown IANA zone name in a request
+    ├── SlotUnavailable         the slot was free but is not any more (HTTP 409)
+    ├── OutsideBookingWindow    outside open hours, notice, horizon or the step grid (422)
+    ├── BookingClosed           the booking is cancelled or over; it cannot change
+    ├── CalendarWriteFailed     the calendar event could not be written; nothing was kept
     └── ValidationError         user input; ``errors`` maps field paths to messages
         └── InvalidWeeklyHours  the weekly-hours payload of the availability API
 
@@ -20,7 +26,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 __all__ = [
+    "BookingClosed",
     "BookingError",
+    "BookingNotFound",
+    "CalendarWriteFailed",
+    "InvalidTimezone",
+    "OutsideBookingWindow",
+    "SlotUnavailable",
     "InvalidCalendarData",
     "InvalidWeeklyHours",
     "NotAllowed",
@@ -45,9 +57,15 @@ class UnknownOccurrence(BookingError):
 class NotAllowed(BookingError):
     """The caller is not allowed to do this; the message says why."""
 
+    def __init__(self, message: str = "You are not allowed to do this.") -> None:
+        super().__init__(message)
+
 
 class ServiceNotFound(BookingError):
     """No such service, or it is deleted, or it belongs to someone else."""
+
+    def __init__(self, message: str = "No such service.") -> None:
+        super().__init__(message)
 
 
 class ValidationError(BookingError):
@@ -65,3 +83,34 @@ class ValidationError(BookingError):
 
 class InvalidWeeklyHours(ValidationError):
     """The weekly-hours payload (time zone, weekly intervals, date overrides) is invalid."""
+
+
+class BookingNotFound(BookingError):
+    """No such booking, or one the caller is not part of (indistinguishable on purpose)."""
+
+    def __init__(self) -> None:
+        super().__init__("No such booking.")
+
+
+class InvalidTimezone(BookingError):
+    """An unknown IANA time zone name."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Unknown time zone {name!r}; use an IANA name such as Europe/Berlin.")
+        self.name = name
+
+
+class SlotUnavailable(BookingError):
+    """The requested slot is no longer free (taken, busy, full, or the day is full)."""
+
+
+class OutsideBookingWindow(BookingError):
+    """The requested start breaks a rule of the service: open hours, notice, horizon, grid."""
+
+
+class BookingClosed(BookingError):
+    """The booking can no longer be changed (cancelled, or already started)."""
+
+
+class CalendarWriteFailed(BookingError):
+    """Writing the calendar event failed, so the booking was not made or changed."""

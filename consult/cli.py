@@ -1,11 +1,11 @@
 """The ``consult`` command.
 
-    consult serve [--host H] [--port P]   the web app with CalDAV at /dav
-    consult worker [--burst]              an rq worker (with the scheduler) for background jobs
-    consult db upgrade | current          Alembic migrations
-    consult dav import FOLDER | export FOLDER
-                                          move calendars in from / out to Radicale's file storage
-    consult config                        print the documented config.ini
+consult serve [--host H] [--port P]   the web app with CalDAV at /dav
+consult worker [--burst]              an rq worker (with the scheduler) for background jobs
+consult db upgrade | current          Alembic migrations
+consult dav import FOLDER | export FOLDER
+                                      move calendars in from / out to Radicale's file storage
+consult config                        print the documented config.ini
 """
 
 from __future__ import annotations

@@ -93,7 +93,7 @@ def _database_url(value: str) -> str:
         raise ValueError("expected a sqlite:/// or postgresql:// URL")
     if scheme in {"postgresql", "postgres"}:
         # psycopg 3 is the driver we ship; plain URLs from operators mean it.
-        value = "postgresql+psycopg" + value[len(scheme):]
+        value = "postgresql+psycopg" + value[len(scheme) :]
     return value
 
 

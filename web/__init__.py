@@ -51,7 +51,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["consult.jobs"] = create_job_queue(settings.redis.url)
     set_job_settings(settings)
 
-    from web import accounts, api, dav, errors, extensions, home, session
+    import booking
+    from web import accounts, api, booking_pages, dav, errors, extensions, feeds, home, session
+
+    booking.install()
 
     extensions.init_app(app)
     session.init_app(app)
@@ -59,6 +62,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(home.bp)
     app.register_blueprint(accounts.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(feeds.bp)
+    app.register_blueprint(booking_pages.bp)
     dav.init_app(app, settings)
 
     _log_startup(settings, app)

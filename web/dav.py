@@ -14,11 +14,24 @@ DAV_PREFIX = "/dav"
 
 
 class DavMount:
-    """WSGI middleware: requests under ``/dav`` go to Radicale, the rest to Flask."""
+    """WSGI middleware: requests under ``/dav`` go to Radicale, the rest to Flask.
 
-    def __init__(self, flask_app: Any, dav_app: Any) -> None:
+    Radicale checks body sizes only under its own server, so the limit is enforced
+    here: a larger body gets 413 before anything reads it.
+    """
+
+    def __init__(self, flask_app: Any, dav_app: Any, max_content_length: int) -> None:
         self.flask_app = flask_app
         self.dav_app = dav_app
+        self.max_content_length = max_content_length
+
+    def _too_large(self, start_response: Any) -> Iterable[bytes]:
+        body = (f"Request body too large: the limit is {self.max_content_length} bytes.\n").encode()
+        start_response(
+            "413 Request Entity Too Large",
+            [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))],
+        )
+        return [body]
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -29,9 +42,15 @@ class DavMount:
             # A person opening the server address in a browser gets a page that explains it.
             return self.flask_app(environ, start_response)  # type: ignore[no-any-return]
         if path == DAV_PREFIX or path.startswith(DAV_PREFIX + "/"):
+            try:
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = 0
+            if length > self.max_content_length:
+                return self._too_large(start_response)
             environ = dict(environ)
             environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + DAV_PREFIX
-            environ["PATH_INFO"] = path[len(DAV_PREFIX):] or "/"
+            environ["PATH_INFO"] = path[len(DAV_PREFIX) :] or "/"
             return self.dav_app(environ, start_response)  # type: ignore[no-any-return]
         return self.flask_app(environ, start_response)  # type: ignore[no-any-return]
 
@@ -39,7 +58,9 @@ class DavMount:
 def init_app(app: Flask, settings: Settings) -> None:
     dav_app = create_dav_app(settings)
     app.extensions["consult.dav"] = dav_app
-    app.wsgi_app = DavMount(app.wsgi_app, dav_app)  # type: ignore[method-assign]
+    app.wsgi_app = DavMount(  # type: ignore[method-assign]
+        app.wsgi_app, dav_app, settings.dav.max_content_length
+    )
 
     @app.get(DAV_PREFIX + "/", strict_slashes=False)
     def dav_info() -> Any:

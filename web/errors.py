@@ -10,9 +10,11 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from accounts import errors as account_errors
+from booking import errors as booking_errors
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,17 @@ STATUS: dict[type[Exception], tuple[int, str]] = {
     account_errors.InvalidCredentials: (401, "invalid_credentials"),
     account_errors.InvalidToken: (401, "invalid_token"),
     account_errors.TooManyAttempts: (429, "too_many_attempts"),
+    booking_errors.ValidationError: (422, "validation_error"),
+    booking_errors.NotAllowed: (403, "forbidden"),
+    booking_errors.ServiceNotFound: (404, "not_found"),
+    booking_errors.BookingNotFound: (404, "not_found"),
+    booking_errors.InvalidTimezone: (400, "invalid_timezone"),
+    booking_errors.SlotUnavailable: (409, "slot_unavailable"),
+    booking_errors.OutsideBookingWindow: (422, "outside_booking_window"),
+    booking_errors.BookingClosed: (409, "booking_closed"),
+    booking_errors.CalendarWriteFailed: (503, "calendar_write_failed"),
+    booking_errors.InvalidCalendarData: (422, "invalid_calendar_data"),
+    booking_errors.UnknownOccurrence: (422, "unknown_occurrence"),
 }
 
 
@@ -77,8 +90,10 @@ def _handle_domain_error(error: Exception) -> Any:
     if mapped is None:
         return _handle_unexpected(error)
     status, code = mapped
-    message = getattr(error, "message", str(error))
-    fields = getattr(error, "fields", None)
+    message = getattr(error, "message", None) or str(error)
+    fields = getattr(error, "fields", None) or getattr(error, "errors", None)
+    if isinstance(error, booking_errors.ValidationError):
+        message = "Some fields are invalid."
     if is_api_request():
         response = error_response(status, code, message, fields)
     else:
@@ -100,6 +115,16 @@ _FRIENDLY = {
     413: "What you sent is too large.",
     429: "Too many requests. Please wait a moment and try again.",
 }
+
+
+def _handle_csrf_error(error: CSRFError) -> Any:
+    message = (
+        "This form has expired or did not come from this site. "
+        "Go back, reload the page and try again."
+    )
+    if is_api_request():
+        return error_response(400, "csrf_failed", message)
+    return render_template("error.html", status=400, message=message), 400
 
 
 def _handle_http_exception(error: HTTPException) -> Any:
@@ -129,5 +154,7 @@ def _handle_unexpected(error: Exception) -> Any:
 def init_app(app: Flask) -> None:
     app.register_error_handler(ApiError, _handle_api_error)
     app.register_error_handler(account_errors.AccountError, _handle_domain_error)
+    app.register_error_handler(booking_errors.BookingError, _handle_domain_error)
+    app.register_error_handler(CSRFError, _handle_csrf_error)
     app.register_error_handler(HTTPException, _handle_http_exception)
     app.register_error_handler(Exception, _handle_domain_error)

@@ -106,12 +106,16 @@ def test_login_is_throttled_per_account_and_address_but_not_for_the_owner_elsewh
             services.authenticate(session, "maya@example.org", "bad", "6.6.6.6", POLICY)
     # Even the right password is refused from the attacker's address now...
     with database.session() as session, pytest.raises(TooManyAttempts) as caught:
-        services.authenticate(session, "maya@example.org", "long enough password", "6.6.6.6", POLICY)
+        services.authenticate(
+            session, "maya@example.org", "long enough password", "6.6.6.6", POLICY
+        )
     assert 0 < caught.value.retry_after <= 5 * 60 + 1
     assert "Try again in 5 minutes" in caught.value.message
     # ...but the owner at home still gets in.
     with database.session() as session:
-        services.authenticate(session, "maya@example.org", "long enough password", "2.2.2.2", POLICY)
+        services.authenticate(
+            session, "maya@example.org", "long enough password", "2.2.2.2", POLICY
+        )
 
 
 def test_the_per_account_limit_expires_after_the_window(database: Database) -> None:
@@ -157,7 +161,9 @@ def test_change_password_requires_the_current_one_and_bumps_the_version(
         with pytest.raises(ValidationError) as caught:
             services.change_password(session, account, "long enough password", "short", 10)
         assert "new_password" in caught.value.fields
-        services.change_password(session, account, "long enough password", "a new long password", 10)
+        services.change_password(
+            session, account, "long enough password", "a new long password", 10
+        )
         assert account.credentials_version == 2
     with database.session() as session:
         services.authenticate(session, "maya@example.org", "a new long password", "1.1.1.1", POLICY)
@@ -219,8 +225,12 @@ def test_access_tokens_expire_and_die_with_a_password_change(database: Database)
     with database.session() as session:
         account = session.get(User, user.id)
         assert account is not None
-        expired = services.issue_tokens(session, account, SECRET, timedelta(seconds=-1), timedelta(days=1))
-        live = services.issue_tokens(session, account, SECRET, timedelta(minutes=5), timedelta(days=1))
+        expired = services.issue_tokens(
+            session, account, SECRET, timedelta(seconds=-1), timedelta(days=1)
+        )
+        live = services.issue_tokens(
+            session, account, SECRET, timedelta(minutes=5), timedelta(days=1)
+        )
     with database.session() as session, pytest.raises(InvalidToken, match="expired"):
         services.user_from_access_token(session, expired.access_token, SECRET)
     with database.session() as session, pytest.raises(InvalidToken):

@@ -57,10 +57,22 @@ def test_the_file_overrides_defaults(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("environ", "fragment"),
     [
-        ({"CONSULT_DATABASE_URL": "mysql://x"}, "'url' in section [database] (from environment variable CONSULT_DATABASE_URL)"),
-        ({"CONSULT_REDIS_URL": "http://x"}, "'url' in section [redis] (from environment variable CONSULT_REDIS_URL)"),
-        ({"CONSULT_BASE_URL": "not a url"}, "'base_url' in section [app] (from environment variable CONSULT_BASE_URL)"),
-        ({"CONSULT_SECRET_KEY": "short"}, "'secret_key' in section [app] (from environment variable CONSULT_SECRET_KEY)"),
+        (
+            {"CONSULT_DATABASE_URL": "mysql://x"},
+            "'url' in section [database] (from environment variable CONSULT_DATABASE_URL)",
+        ),
+        (
+            {"CONSULT_REDIS_URL": "http://x"},
+            "'url' in section [redis] (from environment variable CONSULT_REDIS_URL)",
+        ),
+        (
+            {"CONSULT_BASE_URL": "not a url"},
+            "'base_url' in section [app] (from environment variable CONSULT_BASE_URL)",
+        ),
+        (
+            {"CONSULT_SECRET_KEY": "short"},
+            "'secret_key' in section [app] (from environment variable CONSULT_SECRET_KEY)",
+        ),
         ({"CONSULT_SERVER_PORT": "99999"}, "'port' in section [server]"),
         ({"CONSULT_APP_AUTO_MIGRATE": "perhaps"}, "'auto_migrate' in section [app]"),
     ],

@@ -34,7 +34,9 @@ def scratch_pg() -> sa.Engine:
         connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-def test_postgresql_migrations_match_the_models_and_downgrade_cleanly(scratch_pg: sa.Engine) -> None:
+def test_postgresql_migrations_match_the_models_and_downgrade_cleanly(
+    scratch_pg: sa.Engine,
+) -> None:
     upgrade(scratch_pg)
     assert _diff(scratch_pg) == []
     assert current_heads(scratch_pg)

@@ -17,7 +17,9 @@ def _register(client: Any, **changes: Any) -> Any:
     return client.post("/api/v1/auth/register", json={**REGISTER, **changes})
 
 
-def _token(client: Any, email: str = REGISTER["email"], password: str = REGISTER["password"]) -> Any:
+def _token(
+    client: Any, email: str = REGISTER["email"], password: str = REGISTER["password"]
+) -> Any:
     return client.post("/api/v1/auth/token", json={"email": email, "password": password})
 
 

@@ -48,7 +48,9 @@ def test_caldav_client_discovers_principal_and_default_calendars(
 
 def test_discovery_from_the_host_root(live_server: LiveServer, make_user: Any) -> None:
     maya = make_user(role="professional")
-    with caldav.DAVClient(url=live_server.url + "/", username=maya.email, password=TEST_PASSWORD) as client:
+    with caldav.DAVClient(
+        url=live_server.url + "/", username=maya.email, password=TEST_PASSWORD
+    ) as client:
         assert client.principal().url.path.rstrip("/").endswith(maya.principal)
 
 
@@ -83,8 +85,9 @@ def test_create_read_update_delete_and_sync(live_server: LiveServer, make_user: 
 
 def test_wrong_password_is_401(live_server: LiveServer, make_user: Any) -> None:
     maya = make_user(role="professional")
-    with dav_client(live_server, maya, password="wrong password"), pytest.raises(
-        caldav_error.AuthorizationError
+    with (
+        dav_client(live_server, maya, password="wrong password"),
+        pytest.raises(caldav_error.AuthorizationError),
     ):
         dav_client(live_server, maya, password="wrong password").principal()
     response = requests.request(
@@ -108,7 +111,9 @@ def test_app_password_works_and_revocation_stops_it(
         account = session.get(User, maya.id)
         app_password, secret = services.create_app_password(session, account, "iPhone")
     url = f"{live_server.url}/dav/{maya.principal}/"
-    ok = requests.request("PROPFIND", url, auth=(maya.email, secret), headers={"Depth": "0"}, timeout=10)
+    ok = requests.request(
+        "PROPFIND", url, auth=(maya.email, secret), headers={"Depth": "0"}, timeout=10
+    )
     assert ok.status_code == 207
     with database.session() as session:
         account = session.get(User, maya.id)
@@ -158,15 +163,33 @@ def test_oversized_and_malformed_bodies_get_4xx_and_store_nothing(
     maya = make_user(role="professional")
     auth = (maya.email, TEST_PASSWORD)
     base = f"{live_server.url}/dav/{maya.principal}/bookings/"
-    huge = EVENT.format(uid="huge", summary="x" * (live_server.settings.dav.max_content_length + 10))
-    response = requests.put(base + "huge.ics", data=huge, auth=auth, timeout=30,
-                            headers={"Content-Type": "text/calendar"})
+    huge = EVENT.format(
+        uid="huge", summary="x" * (live_server.settings.dav.max_content_length + 10)
+    )
+    response = requests.put(
+        base + "huge.ics",
+        data=huge,
+        auth=auth,
+        timeout=30,
+        headers={"Content-Type": "text/calendar"},
+    )
     assert response.status_code == 413
-    response = requests.put(base + "bad.ics", data="BEGIN:VCALENDAR\nnonsense", auth=auth,
-                            timeout=10, headers={"Content-Type": "text/calendar"})
+    response = requests.put(
+        base + "bad.ics",
+        data="BEGIN:VCALENDAR\nnonsense",
+        auth=auth,
+        timeout=10,
+        headers={"Content-Type": "text/calendar"},
+    )
     assert 400 <= response.status_code < 500
-    response = requests.request("REPORT", base, data="<not xml", auth=auth, timeout=10,
-                                headers={"Depth": "1", "Content-Type": "application/xml"})
+    response = requests.request(
+        "REPORT",
+        base,
+        data="<not xml",
+        auth=auth,
+        timeout=10,
+        headers={"Depth": "1", "Content-Type": "application/xml"},
+    )
     assert 400 <= response.status_code < 500
     listing = requests.request("PROPFIND", base, auth=auth, headers={"Depth": "1"}, timeout=10)
     assert listing.status_code == 207

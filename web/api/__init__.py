@@ -14,4 +14,9 @@ from web.extensions import csrf
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
 
-from web.api import auth  # noqa: E402,F401  (registers routes)
+from web.api import (  # noqa: E402,F401
+    auth,  # noqa: E402,F401  (registers routes)
+    bookings,
+    feed,
+    scheduling,
+)

@@ -1,0 +1,326 @@
+"""What professionals offer: create, read, edit, unpublish and delete services,
+and schedule the sessions of group classes.
+
+Deleting is soft: the row stays so existing bookings keep their service, but it
+no longer appears anywhere and cannot be booked.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from dateutil.rrule import rrulestr
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from accounts.models import User
+from booking.errors import NotAllowed, ServiceNotFound, ValidationError
+from booking.models import GROUP, ONE_ON_ONE, SERVICE_KINDS, GroupSession, Service
+from consult.db import utcnow
+
+MAX_TITLE = 120
+MAX_DESCRIPTION = 5000
+MAX_DURATION_MINUTES = 24 * 60
+MAX_HORIZON_DAYS = 365
+MAX_CAPACITY = 1000
+MAX_PRICE = 100_000_000  # minor units
+MAX_NOTICE_MINUTES = 60 * 24 * 90
+
+
+@dataclass(frozen=True)
+class ServiceInput:
+    """Validated service fields; ``None`` in an update means "leave unchanged"."""
+
+    kind: str | None = None
+    title: str | None = None
+    description: str | None = None
+    duration_minutes: int | None = None
+    price_amount: int | None = None
+    price_currency: str | None = None
+    buffer_before_minutes: int | None = None
+    buffer_after_minutes: int | None = None
+    min_notice_minutes: int | None = None
+    horizon_days: int | None = None
+    daily_max: int | None = None
+    step_minutes: int | None = None
+    capacity: int | None = None
+    is_published: bool | None = None
+    # Fields explicitly set to null in an update (daily_max, step_minutes).
+    cleared: frozenset[str] = frozenset()
+
+
+_INT_LIMITS: dict[str, tuple[int, int]] = {
+    "duration_minutes": (5, MAX_DURATION_MINUTES),
+    "buffer_before_minutes": (0, 24 * 60),
+    "buffer_after_minutes": (0, 24 * 60),
+    "min_notice_minutes": (0, MAX_NOTICE_MINUTES),
+    "horizon_days": (1, MAX_HORIZON_DAYS),
+    "daily_max": (1, 1000),
+    "step_minutes": (5, MAX_DURATION_MINUTES),
+    "capacity": (1, MAX_CAPACITY),
+}
+_NULLABLE = {"daily_max", "step_minutes", "capacity"}
+
+
+def parse_service_input(data: Mapping[str, Any], *, partial: bool) -> ServiceInput:
+    """Validate the API's service payload; raise ValidationError naming every bad field.
+
+    ``partial`` (PATCH) makes every field optional. Amounts are minor units; the
+    currency is an ISO 4217 code.
+    """
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    cleared: set[str] = set()
+    known = {f.name for f in fields(ServiceInput)} - {"cleared", "price_amount", "price_currency"}
+    known |= {"price"}
+    for key in data:
+        if key not in known:
+            errors[key] = "Unknown field."
+
+    kind = data.get("kind")
+    if kind is not None or not partial:
+        if kind not in SERVICE_KINDS:
+            errors["kind"] = "Use one_on_one or group."
+        else:
+            values["kind"] = kind
+
+    for name, limit in (("title", MAX_TITLE), ("description", MAX_DESCRIPTION)):
+        value = data.get(name)
+        if value is None:
+            if name == "title" and not partial:
+                errors[name] = "This field is required."
+            continue
+        if not isinstance(value, str):
+            errors[name] = "Must be a string."
+        elif name == "title" and not value.strip():
+            errors[name] = "Give the service a title."
+        elif len(value) > limit:
+            errors[name] = f"Use at most {limit} characters."
+        else:
+            values[name] = value.strip()
+
+    for name, (low, high) in _INT_LIMITS.items():
+        if name not in data:
+            if name == "duration_minutes" and not partial:
+                errors[name] = "This field is required."
+            continue
+        value = data[name]
+        if value is None:
+            if name in _NULLABLE:
+                cleared.add(name)
+            else:
+                errors[name] = "This field is required."
+            continue
+        if isinstance(value, bool) or not isinstance(value, int):
+            errors[name] = "Must be a whole number."
+        elif not low <= value <= high:
+            errors[name] = f"Must be between {low} and {high}."
+        else:
+            values[name] = value
+
+    price = data.get("price")
+    if price is not None or not partial:
+        if price is None:
+            values["price_amount"], values["price_currency"] = 0, "EUR"
+        elif not isinstance(price, dict):
+            errors["price"] = "Use {amount, currency}, the amount in minor units (cents)."
+        else:
+            amount, currency = price.get("amount"), price.get("currency")
+            if isinstance(amount, bool) or not isinstance(amount, int):
+                errors["price.amount"] = "Must be a whole number of minor units (cents)."
+            elif not 0 <= amount <= MAX_PRICE:
+                errors["price.amount"] = f"Must be between 0 and {MAX_PRICE}."
+            else:
+                values["price_amount"] = amount
+            if not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha():
+                errors["price.currency"] = "Use a three-letter ISO 4217 code such as EUR."
+            else:
+                values["price_currency"] = currency.upper()
+
+    published = data.get("is_published")
+    if published is not None:
+        if not isinstance(published, bool):
+            errors["is_published"] = "Must be true or false."
+        else:
+            values["is_published"] = published
+
+    if errors:
+        raise ValidationError(errors)
+    return ServiceInput(**values, cleared=frozenset(cleared))
+
+
+def _check_kind_fields(service: Service) -> None:
+    errors: dict[str, str] = {}
+    if service.kind == GROUP and not service.capacity:
+        errors["capacity"] = "A group class needs a capacity."
+    if service.kind == ONE_ON_ONE and service.capacity not in (None, 1):
+        errors["capacity"] = "A one-on-one service has no capacity."
+    if errors:
+        raise ValidationError(errors)
+
+
+def create_service(session: Session, professional: User, data: ServiceInput) -> Service:
+    """Create a service for ``professional`` from validated input."""
+    if not professional.is_professional:
+        raise NotAllowed("Only professionals can offer services.")
+    service = Service(professional_id=professional.id)
+    _apply(service, data)
+    _check_kind_fields(service)
+    session.add(service)
+    session.flush()
+    return service
+
+
+def update_service(
+    session: Session, professional: User, service_id: int, data: ServiceInput
+) -> Service:
+    """Apply a partial update. Changing the kind of a service with bookings is refused
+    because those bookings were made under the old rules."""
+    service = get_own_service(session, professional, service_id)
+    if data.kind is not None and data.kind != service.kind:
+        raise ValidationError({"kind": "The kind of a service cannot change; create a new one."})
+    _apply(service, data)
+    _check_kind_fields(service)
+    service.updated_at = utcnow()
+    session.flush()
+    return service
+
+
+def _apply(service: Service, data: ServiceInput) -> None:
+    for item in fields(ServiceInput):
+        if item.name == "cleared":
+            continue
+        value = getattr(data, item.name)
+        if value is not None:
+            setattr(service, item.name, value)
+    for name in data.cleared:
+        setattr(service, name, None)
+    if service.kind == ONE_ON_ONE:
+        service.capacity = None
+
+
+def delete_service(session: Session, professional: User, service_id: int) -> Service:
+    """Soft-delete: bookings keep their service; nothing new can be booked."""
+    service = get_own_service(session, professional, service_id)
+    service.deleted_at = utcnow()
+    service.is_published = False
+    return service
+
+
+def get_own_service(session: Session, professional: User, service_id: int) -> Service:
+    """The professional's own (not deleted) service, or ServiceNotFound."""
+    service = session.get(Service, service_id)
+    if (
+        service is None
+        or service.deleted_at is not None
+        or service.professional_id != professional.id
+    ):
+        raise ServiceNotFound()
+    return service
+
+
+def get_public_service(session: Session, service_id: int, viewer: User | None = None) -> Service:
+    """A service anyone may see: published and not deleted, or the viewer's own."""
+    service = session.get(Service, service_id)
+    if service is None or service.deleted_at is not None:
+        raise ServiceNotFound()
+    if not service.is_published and (viewer is None or viewer.id != service.professional_id):
+        raise ServiceNotFound()
+    return service
+
+
+def list_services(
+    session: Session, professional_id: int, *, include_unpublished: bool
+) -> list[Service]:
+    query = select(Service).where(
+        Service.professional_id == professional_id, Service.deleted_at.is_(None)
+    )
+    if not include_unpublished:
+        query = query.where(Service.is_published.is_(True))
+    return list(session.scalars(query.order_by(Service.id)))
+
+
+# --- group sessions -----------------------------------------------------------------
+
+MAX_RRULE_LENGTH = 500
+
+
+@dataclass(frozen=True)
+class SessionInput:
+    start: datetime
+    rrule: str | None
+
+
+def parse_session_input(data: Mapping[str, Any], zone: ZoneInfo, now: datetime) -> SessionInput:
+    """Validate ``{start, rrule?}``: an ISO start with an offset (or local to ``zone``)
+    in the future, and an RRULE that dateutil accepts and that ends or repeats no
+    more often than daily."""
+    errors: dict[str, str] = {}
+    start = parse_datetime(data.get("start"), zone)
+    if start is None:
+        errors["start"] = "Use an ISO 8601 date-time, e.g. 2026-12-01T18:00:00+01:00."
+    elif start <= now:
+        errors["start"] = "The session must start in the future."
+    rule = data.get("rrule")
+    if rule is not None:
+        if not isinstance(rule, str) or not rule.strip() or len(rule) > MAX_RRULE_LENGTH:
+            errors["rrule"] = "Use an RRULE such as FREQ=WEEKLY;COUNT=10."
+        else:
+            rule = rule.strip().removeprefix("RRULE:")
+            problem = _check_rrule(rule, start or now)
+            if problem:
+                errors["rrule"] = problem
+    if errors:
+        raise ValidationError(errors)
+    assert start is not None
+    return SessionInput(start, rule)
+
+
+def _check_rrule(rule: str, start: datetime) -> str | None:
+    upper = rule.upper()
+    if any(freq in upper for freq in ("FREQ=SECONDLY", "FREQ=MINUTELY", "FREQ=HOURLY")):
+        return "Sessions repeat at most daily."
+    try:
+        rrulestr(rule, dtstart=start)
+    except (ValueError, TypeError) as error:
+        return f"Not a valid RRULE: {error}."
+    return None
+
+
+def parse_datetime(value: Any, zone: ZoneInfo) -> datetime | None:
+    """Parse an ISO 8601 date-time; a value without offset is local to ``zone``.
+    Returns an aware UTC datetime or None."""
+    if not isinstance(value, str) or len(value) > 64:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=zone)
+    from datetime import UTC
+
+    return parsed.astimezone(UTC)
+
+
+def new_event_uid() -> str:
+    return f"{uuid.uuid4()}@consult"
+
+
+def session_duration(service: Service) -> timedelta:
+    return timedelta(minutes=service.duration_minutes)
+
+
+def list_group_sessions(session: Session, service: Service) -> list[GroupSession]:
+    return list(
+        session.scalars(
+            select(GroupSession)
+            .where(GroupSession.service_id == service.id, GroupSession.cancelled_at.is_(None))
+            .order_by(GroupSession.start)
+        )
+    )

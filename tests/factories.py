@@ -1,0 +1,120 @@
+"""Small factories for tests: API tokens, services, open hours, dates to book."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from accounts.models import User
+from accounts.services import issue_tokens
+from consult.db import Database
+from tests.conftest import TEST_SECRET_KEY
+
+WORKWEEK = {
+    "mon": [["09:00", "17:00"]],
+    "tue": [["09:00", "17:00"]],
+    "wed": [["09:00", "17:00"]],
+    "thu": [["09:00", "17:00"]],
+    "fri": [["09:00", "17:00"]],
+    "sat": [],
+    "sun": [],
+}
+
+
+def bearer(database: Database, user: Any, secret_key: str = TEST_SECRET_KEY) -> dict[str, str]:
+    """Authorization headers for ``user`` (minted directly, no login round trip)."""
+    with database.session() as session:
+        account = session.get(User, user.id)
+        assert account is not None
+        pair = issue_tokens(session, account, secret_key, timedelta(minutes=30), timedelta(days=1))
+    return {"Authorization": f"Bearer {pair.access_token}"}
+
+
+def next_weekday(weekday: int, *, zone: str = "Europe/Berlin", weeks_ahead: int = 1) -> date:
+    """A date on ``weekday`` (0 = Monday) at least ``weeks_ahead`` weeks from today."""
+    today = datetime.now(ZoneInfo(zone)).date()
+    days = (weekday - today.weekday()) % 7 or 7
+    return today + timedelta(days=days + 7 * (weeks_ahead - 1))
+
+
+def at(day: date, clock: str, zone: str = "Europe/Berlin") -> datetime:
+    """``day`` at local ``clock`` (HH:MM) in ``zone``, as an aware datetime."""
+    hour, minute = (int(part) for part in clock.split(":"))
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=ZoneInfo(zone))
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+def utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)
+
+
+def next_dst_change(zone: str, after: date | None = None) -> date:
+    """The first local date after ``after`` (default today) whose UTC offset differs
+    from the day before: the day a DST change happened overnight."""
+    tz = ZoneInfo(zone)
+    day = after or datetime.now(tz).date()
+    noon = datetime(day.year, day.month, day.day, 12, tzinfo=tz)
+    offset = noon.utcoffset()
+    for _ in range(400):
+        day += timedelta(days=1)
+        noon = datetime(day.year, day.month, day.day, 12, tzinfo=tz)
+        if noon.utcoffset() != offset:
+            return day
+    raise AssertionError(f"no DST change in {zone} within 400 days")
+
+
+def one_on_one(**changes: Any) -> dict[str, Any]:
+    """A one-on-one service payload (50 minutes, no buffers, one year ahead)."""
+    return {
+        "kind": "one_on_one",
+        "title": "Therapy session",
+        "description": "A 50-minute session.",
+        "duration_minutes": 50,
+        "price": {"amount": 0, "currency": "EUR"},
+        "buffer_before_minutes": 0,
+        "buffer_after_minutes": 0,
+        "min_notice_minutes": 0,
+        "horizon_days": 365,
+        **changes,
+    }
+
+
+def group_class(**changes: Any) -> dict[str, Any]:
+    return {
+        "kind": "group",
+        "title": "Conversation group",
+        "description": "Practise speaking.",
+        "duration_minutes": 60,
+        "price": {"amount": 1500, "currency": "EUR"},
+        "capacity": 6,
+        "horizon_days": 365,
+        **changes,
+    }
+
+
+def setup_professional(
+    client: Any,
+    database: Database,
+    make_user: Any,
+    *,
+    zone: str = "Europe/Berlin",
+    weekly: dict[str, Any] | None = None,
+    **service: Any,
+) -> tuple[Any, dict[str, str], dict[str, Any]]:
+    """A professional with open hours and one one-on-one service, through the API.
+    Returns (user, headers, service JSON)."""
+    pro = make_user(role="professional", timezone=zone)
+    headers = bearer(database, pro)
+    response = client.put(
+        "/api/v1/availability",
+        json={"timezone": zone, "weekly": weekly or WORKWEEK, "overrides": []},
+        headers=headers,
+    )
+    assert response.status_code == 200, response.get_json()
+    created = client.post("/api/v1/services", json=one_on_one(**service), headers=headers)
+    assert created.status_code == 201, created.get_json()
+    return pro, headers, created.get_json()
