@@ -12,6 +12,7 @@ second sees the first's commit and is refused. The database constraints on
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -139,6 +140,20 @@ def _clean_note(note: str | None, limit: int) -> str:
 
 # --- booking ------------------------------------------------------------------------
 
+# Called at the start of :func:`book`, before the professional's lock is taken and
+# before anything is written: e.g. calendar sync refreshes stale mirrors of outside
+# calendars so the check below sees them. A hook may commit its own writes (the
+# session holds only reads at that point) and must bound its time.
+PreBookingHook = Callable[[Session, Service, User], None]
+PRE_BOOKING_HOOKS: list[PreBookingHook] = []
+
+
+def add_pre_booking_hook(hook: PreBookingHook) -> PreBookingHook:
+    """Register ``hook`` (idempotent)."""
+    if hook not in PRE_BOOKING_HOOKS:
+        PRE_BOOKING_HOOKS.append(hook)
+    return hook
+
 
 def book(
     session: Session,
@@ -163,6 +178,8 @@ def book(
     if service.professional_id == client.id:
         raise NotAllowed("You cannot book your own service.")
     professional = _professional(session, service)
+    for hook in list(PRE_BOOKING_HOOKS):
+        hook(session, service, professional)
     calendars = professional_calendars(session, professional)
     store = CalendarStore(session)
     store.lock_collection(calendars.bookings_path)

@@ -230,6 +230,7 @@ SCHEMA: Mapping[str, Mapping[str, Option]] = {
             _positive_int,
         ),
     },
+    # END OF SCHEMA: packages add their sections above this line.
 }
 
 
