@@ -701,8 +701,11 @@ class CalendarStore:
 
         Two indexed queries: occurrence pieces inside the window (``exact``), and
         items whose index stops before ``end`` and whose span overlaps (to be
-        checked by parsing). Nothing else is read.
+        checked by parsing). Nothing else is read. ``start`` and ``end`` must be
+        aware datetimes.
         """
+        if start.tzinfo is None or end.tzinfo is None:
+            raise ValueError("time ranges need aware datetimes (UTC or with a zone)")
         records = [self._require(c) for c in collections]
         paths = {record.id: record.path for record in records}
         if not paths or start >= end:

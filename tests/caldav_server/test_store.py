@@ -388,6 +388,8 @@ def test_items_in_range_spans_several_calendars(database: Database, calendar: st
         store.put_item("maya/availability", make_event("b", at(7)))
         found = store.items_in_range([CAL, "maya/availability"], at(7, 0), at(8, 0))
         assert sorted(i.path for i in found) == ["maya/availability/b.ics", "maya/bookings/a.ics"]
+        with pytest.raises(ValueError):
+            store.items_in_range([CAL], datetime(2030, 1, 7), datetime(2030, 1, 8))
 
 
 # --- sync ------------------------------------------------------------------------------
