@@ -230,6 +230,94 @@ SCHEMA: Mapping[str, Mapping[str, Option]] = {
             _positive_int,
         ),
     },
+    "video": {
+        "open_before_minutes": Option(
+            "10", "How long before a booking's start its video room opens.", _non_negative_int
+        ),
+        "close_after_minutes": Option(
+            "30", "How long after a booking's end its video room stays open.", _non_negative_int
+        ),
+        "join_token_seconds": Option(
+            "120",
+            "Lifetime of the signed join token the app issues before a WebSocket connects to a "
+            "room. Short: the page fetches a fresh one on every (re)connect.",
+            _positive_int,
+        ),
+        "heartbeat_seconds": Option(
+            "20",
+            "Interval of the browser's heartbeat on the room WebSocket; a connection silent for "
+            "three intervals is closed.",
+            _positive_int,
+        ),
+        "stun_urls": Option(
+            "",
+            "Comma-separated STUN URLs given to browsers, e.g. stun:turn.example.com:3478. "
+            "Empty: no STUN server (host candidates and TURN only).",
+            _comma_list,
+        ),
+        "turn_urls": Option(
+            "",
+            "Comma-separated TURN URLs, e.g. turn:turn.example.com:3478?transport=udp,"
+            "turns:turn.example.com:5349?transport=tcp. Needs turn_secret.",
+            _comma_list,
+        ),
+        "turn_secret": Option(
+            "",
+            "The static-auth-secret of coturn's use-auth-secret mode; the app derives "
+            "time-limited TURN credentials from it.",
+            secret=True,
+        ),
+        "turn_ttl_seconds": Option(
+            "21600",
+            "Lifetime of generated TURN credentials. TURN refreshes allocations with the same "
+            "credentials, so this must outlast the longest session.",
+            _positive_int,
+        ),
+        "ice_transport_policy": Option(
+            "all",
+            "ICE policy of the browser-to-browser connection: all, or relay (only TURN "
+            "candidates, which hides the two people's addresses from each other).",
+            _choice("all", "relay"),
+        ),
+        "direct_timeout_seconds": Option(
+            "15",
+            "How long browsers try a direct (or TURN) connection before the platform's relay "
+            "takes over.",
+            _positive_int,
+        ),
+        "relay_url": Option(
+            "",
+            "URL of the media relay's control API (`consult video`), e.g. "
+            "http://127.0.0.1:8765. Empty: no relay fallback.",
+            _optional_http_url,
+        ),
+        "relay_host": Option("127.0.0.1", "Address the relay's control API listens on."),
+        "relay_port": Option("8765", "Port the relay's control API listens on.", _port),
+        "relay_stun_urls": Option(
+            "",
+            "Comma-separated STUN URLs the relay uses to learn its public address. Empty: the "
+            "relay offers the addresses of its own interfaces only.",
+            _comma_list,
+        ),
+        "relay_max_sessions": Option(
+            "20",
+            "Most one-on-one sessions the relay carries at once; more are refused (each "
+            "decodes and re-encodes two streams).",
+            _positive_int,
+        ),
+        "relay_max_width": Option("640", "Widest video the relay forwards.", _positive_int),
+        "relay_max_height": Option("360", "Tallest video the relay forwards.", _positive_int),
+        "relay_max_fps": Option("15", "Highest frame rate the relay forwards.", _positive_int),
+        "message_max_length": Option(
+            "2000", "Longest chat message accepted, in characters.", _positive_int
+        ),
+        "message_email_delay_minutes": Option(
+            "10",
+            "Messages to someone who is not in the room are batched into one email per "
+            "booking and window of this many minutes.",
+            _positive_int,
+        ),
+    },
     # END OF SCHEMA: packages add their sections above this line.
 }
 
