@@ -318,6 +318,67 @@ SCHEMA: Mapping[str, Mapping[str, Option]] = {
             _positive_int,
         ),
     },
+    "smtp": {
+        "host": Option(
+            "",
+            "SMTP server that sends the platform's email. Empty (the embedded default): "
+            "messages are written as .eml files under <data_dir>/outbox/ and logged.",
+        ),
+        "port": Option("587", "Port of the SMTP server.", _port),
+        "security": Option(
+            "starttls",
+            "Connection security: none, starttls (upgrade a plain connection, usually port "
+            "587) or tls (TLS from the start, usually port 465).",
+            _choice("none", "starttls", "tls"),
+        ),
+        "user": Option("", "SMTP user name. Empty: do not authenticate."),
+        "password": Option("", "SMTP password (set it in the environment).", secret=True),
+        "from": Option(
+            "Consult <no-reply@localhost>",
+            "Sender of every email, as Name <address>; its domain also names Message-IDs.",
+        ),
+        "timeout_seconds": Option(
+            "30", "Longest wait for the SMTP server on one operation.", _positive_int
+        ),
+    },
+    "notifications": {
+        "reminder_offsets": Option(
+            "24h, 1h",
+            "Default reminders before each session, comma-separated, with unit m, h or d "
+            "(e.g. 24h, 1h). Professionals change theirs on /notifications/settings.",
+            _comma_list,
+        ),
+        "max_attempts": Option(
+            "8",
+            "Attempts to send one email before it is recorded as a permanent failure "
+            "(an SMTP 5xx answer fails it at once).",
+            _positive_int,
+        ),
+        "retry_base_seconds": Option(
+            "60",
+            "First retry delay after a temporary SMTP error; doubles each attempt.",
+            _positive_int,
+        ),
+        "retry_max_seconds": Option("3600", "Longest delay between two attempts.", _positive_int),
+        "lease_seconds": Option(
+            "300",
+            "How long a worker holds a message it is sending. Another worker may take it over "
+            "only after this, so keep it well above timeout_seconds in [smtp].",
+            _positive_int,
+        ),
+        "sweep_seconds": Option(
+            "30",
+            "Interval of the sweep that sends what is due and re-dispatches messages whose job "
+            "was lost (Redis down, worker killed). 0 turns the sweep off: only for tests.",
+            _non_negative_int,
+        ),
+        "redispatch_after_seconds": Option(
+            "120",
+            "How long a due message may wait for its queued job before the sweep dispatches "
+            "it again (with Redis; the lease keeps a message from being sent twice).",
+            _positive_int,
+        ),
+    },
     # END OF SCHEMA: packages add their sections above this line.
 }
 
