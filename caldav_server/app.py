@@ -32,7 +32,7 @@ def radicale_configuration(settings: Settings) -> radicale_config.Configuration:
             # constant-time padding short.
             "delay": "0.2",
         },
-        "rights": {"type": "plugins.rights"},
+        "rights": {"type": "plugins.rights", "permit_delete_collection": "False"},
         "storage": {
             "type": "plugins.storage",
             "database_url": database_url,

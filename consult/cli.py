@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from caldav_server.errors import TransferError
 from consult.config import ConfigError, Settings, load_settings, render_config_ini
 
 log = logging.getLogger("consult")
@@ -135,6 +136,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except ConfigError as error:
         print(f"consult: configuration error: {error}", file=sys.stderr)
+        return 2
+    except TransferError as error:
+        print(f"consult: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -3,6 +3,7 @@
 Nobody lists the root's children (other principals), and nobody reaches a path
 under another principal. Calendars mirrored from outside calendars are read-only
 to their owner (the sync worker writes them through the storage layer, not DAV).
+The home and the Bookings and Availability calendars cannot be deleted over DAV.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from radicale import pathutils, rights
 
 # Collections whose name starts with this are mirrors of external calendars.
 READ_ONLY_PREFIX = "mirror-"
+# The platform relies on these; a calendar app may edit their events, not delete them.
+PROTECTED_CALENDARS = ("bookings", "availability")
 
 
 class Rights(rights.BaseRights):
@@ -25,10 +28,15 @@ class Rights(rights.BaseRights):
         parts = sane_path.split("/")
         if parts[0] != user:
             return ""
+        # Radicale runs with permit_delete_collection off, so only collections granted
+        # "D" can be deleted: the home (it holds Bookings) and the platform's calendars
+        # never can; calendars the professional created can.
         if len(parts) == 1:
             return "RW"
         if len(parts) == 2:
             if parts[1].startswith(READ_ONLY_PREFIX):
                 return "r"
-            return "rw"
+            if parts[1] in PROTECTED_CALENDARS:
+                return "rw"
+            return "rwD"
         return ""

@@ -14,10 +14,11 @@ stamp=".venv/.installed-$(cat pyproject.toml | sha256sum | cut -c1-16)-${EXTRAS:
 if [ ! -f "$stamp" ]; then
   echo "==> Installing the platform${EXTRAS:+ with [$EXTRAS]} into .venv"
   .venv/bin/python -m pip install --quiet --upgrade pip
+  # Compat mode puts the checkout on sys.path, so packages added later need no reinstall.
   if [ -n "${EXTRAS:-}" ]; then
-    .venv/bin/python -m pip install --quiet -e ".[$EXTRAS]"
+    .venv/bin/python -m pip install --quiet -e ".[$EXTRAS]" --config-settings editable_mode=compat
   else
-    .venv/bin/python -m pip install --quiet -e .
+    .venv/bin/python -m pip install --quiet -e . --config-settings editable_mode=compat
   fi
   rm -f .venv/.installed-*
   touch "$stamp"

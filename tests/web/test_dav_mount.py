@@ -200,3 +200,22 @@ def test_dav_root_in_a_browser_explains_itself(live_server: LiveServer) -> None:
     page = requests.get(live_server.url + "/dav/", timeout=10)
     assert page.status_code == 200
     assert "CalDAV server" in page.text and live_server.url + "/dav/" in page.text
+
+
+def test_the_home_and_the_platform_calendars_cannot_be_deleted(
+    live_server: LiveServer, make_user: Any
+) -> None:
+    maya = make_user(role="professional")
+    auth = (maya.email, TEST_PASSWORD)
+    for path in (
+        f"/dav/{maya.principal}/",
+        f"/dav/{maya.principal}/bookings/",
+        f"/dav/{maya.principal}/availability/",
+    ):
+        response = requests.delete(live_server.url + path, auth=auth, timeout=10)
+        assert response.status_code == 403, path
+    with dav_client(live_server, maya) as client:
+        names = sorted(c.get_display_name() for c in client.principal().calendars())
+        assert names == ["Availability", "Bookings"]
+        own = client.principal().make_calendar(name="Scratch", cal_id="scratch")
+        own.delete()
