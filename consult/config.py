@@ -379,6 +379,117 @@ SCHEMA: Mapping[str, Mapping[str, Option]] = {
             _positive_int,
         ),
     },
+    "sync": {
+        "interval_minutes": Option(
+            "10",
+            "How often each connected outside calendar (CalDAV, ICS, Google, Microsoft) is "
+            "mirrored into the professional's busy time, in minutes.",
+            _positive_int,
+        ),
+        "jitter_seconds": Option(
+            "60",
+            "Each calendar's next sync moves by a random amount up to this many seconds either "
+            "way, so calendars connected together do not all sync at the same moment.",
+            _non_negative_int,
+        ),
+        "dispatch_seconds": Option(
+            "60",
+            "How often the scheduler looks for calendars due for a sync (an rq job with Redis, "
+            "a timer inside the app without it). 0 turns periodic sync off; sync now and the "
+            "sync before a booking still work.",
+            _non_negative_int,
+        ),
+        "max_backoff_minutes": Option(
+            "60",
+            "Longest wait before retrying a calendar whose sync failed. The wait starts at one "
+            "minute and doubles with each failure in a row up to this.",
+            _positive_int,
+        ),
+        "max_age_before_booking_seconds": Option(
+            "300",
+            "Before a booking is confirmed, the professional's outside calendars last synced "
+            "longer ago than this are synced first. 0: before every booking.",
+            _non_negative_int,
+        ),
+        "pre_booking_timeout_seconds": Option(
+            "5",
+            "Longest time a booking waits for that sync. After it the booking is checked "
+            "against the mirrors as they are, and the slow calendar's error is recorded.",
+            _positive_int,
+        ),
+        "request_timeout_seconds": Option(
+            "30",
+            "Timeout of each request to an outside calendar server, in seconds.",
+            _positive_int,
+        ),
+        "max_feed_bytes": Option(
+            "20000000",
+            "Largest download accepted from an outside calendar (an ICS feed, a CalDAV or API "
+            "response), in bytes. A larger one is refused with an error; the mirror is kept.",
+            _positive_int,
+        ),
+        "max_events": Option(
+            "20000",
+            "Most events one outside calendar may hold. A larger calendar is refused with an "
+            "error and its mirror is kept as it was.",
+            _positive_int,
+        ),
+        "allow_private_addresses": Option(
+            "false",
+            "Allow calendar URLs on loopback, private, link-local or otherwise internal "
+            "addresses. Keep it off on a public server, or any user could make the server "
+            "fetch internal URLs; turn it on to sync from a calendar server on your own network.",
+            _bool,
+        ),
+        "google_client_id": Option(
+            "",
+            "OAuth client id of a Google Cloud 'web application' with the Calendar API enabled "
+            "and <base_url>/calendars/oauth/google/callback as redirect URI. Empty: Google "
+            "Calendar cannot be connected.",
+        ),
+        "google_client_secret": Option("", "OAuth client secret for Google.", secret=True),
+        "google_auth_url": Option(
+            "https://accounts.google.com/o/oauth2/v2/auth",
+            "Google's OAuth authorization endpoint.",
+            _http_url,
+        ),
+        "google_token_url": Option(
+            "https://oauth2.googleapis.com/token", "Google's OAuth token endpoint.", _http_url
+        ),
+        "google_revoke_url": Option(
+            "https://oauth2.googleapis.com/revoke",
+            "Google's OAuth revocation endpoint (used when a calendar is removed).",
+            _http_url,
+        ),
+        "google_api_url": Option(
+            "https://www.googleapis.com/calendar/v3",
+            "Base URL of the Google Calendar API.",
+            _http_url,
+        ),
+        "microsoft_client_id": Option(
+            "",
+            "Application (client) id of a Microsoft Entra app registration with the delegated "
+            "permissions Calendars.ReadWrite and offline_access and "
+            "<base_url>/calendars/oauth/microsoft/callback as redirect URI. Empty: Outlook / "
+            "Microsoft 365 cannot be connected.",
+        ),
+        "microsoft_client_secret": Option(
+            "", "Client secret of that app registration.", secret=True
+        ),
+        "microsoft_auth_url": Option(
+            "https://login.microsoftonline.com/common/oauth2/v2.0/authorize",
+            "Microsoft identity platform authorization endpoint.",
+            _http_url,
+        ),
+        "microsoft_token_url": Option(
+            "https://login.microsoftonline.com/common/oauth2/v2.0/token",
+            "Microsoft identity platform token endpoint.",
+            _http_url,
+        ),
+        "microsoft_graph_url": Option(
+            "https://graph.microsoft.com/v1.0", "Base URL of Microsoft Graph.", _http_url
+        ),
+    },
     # END OF SCHEMA: packages add their sections above this line.
 }
 
