@@ -183,15 +183,19 @@ def book(
     calendars = professional_calendars(session, professional)
     store = CalendarStore(session)
     store.lock_collection(calendars.bookings_path)
+    details = {
+        "client_note": note,
+        "client_timezone": client_timezone or client.timezone,
+        "status": status,
+    }
     if service.is_group:
-        booking = _book_seat(session, store, calendars, service, professional, client, start, now)
+        booking = _book_seat(
+            session, store, calendars, service, professional, client, start, now, details
+        )
     else:
         booking = _book_one_on_one(
-            session, store, calendars, service, professional, client, start, now, links, note
+            session, store, calendars, service, professional, client, start, now, links, details
         )
-    booking.client_note = note
-    booking.client_timezone = client_timezone or client.timezone
-    booking.status = status
     session.flush()
     if status == CONFIRMED:
         events.publish(session, events.BookingChanged("confirmed", booking.id, "client"))
@@ -208,8 +212,9 @@ def _book_one_on_one(
     start: datetime,
     now: datetime,
     links: Links,
-    note: str,
+    details: dict[str, str],
 ) -> Booking:
+    note = details["client_note"]
     rejection = check_one_on_one(session, service, professional, start, now, calendars=calendars)
     if rejection is not None:
         _raise_for(rejection)
@@ -223,6 +228,7 @@ def _book_one_on_one(
         end=end,
         event_uid=uid,
         event_href=f"{uid}.ics",
+        **details,
     )
     session.add(booking)
     try:
@@ -298,6 +304,7 @@ def _book_seat(
     client: User,
     start: datetime,
     now: datetime,
+    details: dict[str, str],
 ) -> Booking:
     occurrence, rejection = find_group_occurrence(session, service, professional, start, now)
     if occurrence is None:
@@ -325,6 +332,7 @@ def _book_seat(
         end=occurrence.interval.end,
         event_uid=group_session.event_uid,
         event_href="",
+        **details,
     )
     session.add(booking)
     try:

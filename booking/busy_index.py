@@ -85,9 +85,16 @@ def index_item(
     zone: ZoneInfo | None = None,
     now: datetime | None = None,
     until: datetime | None = None,
+    is_new: bool = False,
 ) -> None:
-    """Replace the blocks of one item with those its ``text`` describes (None: deleted)."""
-    _delete_item_rows(session, collection_path, href)
+    """Replace the blocks of one item with those its ``text`` describes (None: deleted).
+
+    ``is_new``: the item did not exist before, so there is nothing to delete first.
+    Only recurring or zone-dependent items get an expansion row (the others never need
+    re-expanding).
+    """
+    if not is_new:
+        _delete_item_rows(session, collection_path, href)
     if text is None:
         return
     try:
@@ -108,6 +115,8 @@ def index_item(
         for piece in _pieces(block)
     ]
     _insert_blocks(session, principal, collection_path, href, blocks)
+    if not (recurring or zone_dependent):
+        return
     session.add(
         CalendarItemExpansion(
             principal=principal,
@@ -184,28 +193,18 @@ def on_item_change(session: Session, change: ItemChange) -> None:
     principal = principal_of(change.collection_path)
     known = session.info.get(_HINTS, {}).pop((change.collection_path, change.href), None)
     if known is not None and change.new_text is not None:
-        _replace_blocks(session, principal, change.collection_path, change.href, known)
+        if change.old_text is not None:
+            _delete_item_rows(session, change.collection_path, change.href)
+        blocks = [piece for block in known for piece in _pieces(block)]
+        _insert_blocks(session, principal, change.collection_path, change.href, blocks)
         return
-    index_item(session, principal, change.collection_path, change.href, change.new_text)
-
-
-def _replace_blocks(
-    session: Session, principal: str, collection_path: str, href: str, blocks: Sequence[Interval]
-) -> None:
-    _delete_item_rows(session, collection_path, href)
-    _insert_blocks(
-        session, principal, collection_path, href, [p for b in blocks for p in _pieces(b)]
-    )
-    session.add(
-        CalendarItemExpansion(
-            principal=principal,
-            collection_path=collection_path,
-            href=href,
-            expanded_from=_ALL_TIME.start,
-            expanded_until=_ALL_TIME.end,
-            open_ended=False,
-            zone_dependent=False,
-        )
+    index_item(
+        session,
+        principal,
+        change.collection_path,
+        change.href,
+        change.new_text,
+        is_new=change.old_text is None,
     )
 
 
