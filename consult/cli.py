@@ -5,6 +5,7 @@ consult worker [--burst]              an rq worker (with the scheduler) for back
 consult db upgrade | current          Alembic migrations
 consult dav import FOLDER | export FOLDER
                                       move calendars in from / out to Radicale's file storage
+consult video [--host H] [--port P]   the aiortc media relay (video fallback), its own process
 consult config                        print the documented config.ini
 """
 
@@ -94,6 +95,18 @@ def cmd_dav(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_video(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    logging.basicConfig(
+        level=settings.app.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    from video.config import VideoConfig
+    from video.relay import run_relay
+
+    return run_relay(VideoConfig.from_settings(settings), host=args.host, port=args.port)
+
+
 def cmd_config(args: argparse.Namespace) -> int:
     print(render_config_ini())
     return 0
@@ -123,6 +136,11 @@ def build_parser() -> argparse.ArgumentParser:
     dav.add_argument("action", choices=["import", "export"])
     dav.add_argument("folder", help="Radicale storage folder (the one holding collection-root)")
     dav.set_defaults(func=cmd_dav)
+
+    video = commands.add_parser("video", help="run the aiortc media relay for video fallback")
+    video.add_argument("--host", help="address of the relay's control API")
+    video.add_argument("--port", type=int, help="port of the relay's control API")
+    video.set_defaults(func=cmd_video)
 
     config = commands.add_parser("config", help="print the documented config.ini")
     config.set_defaults(func=cmd_config)

@@ -59,6 +59,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     extensions.init_app(app)
     session.init_app(app)
     errors.init_app(app)
+    import video
+
+    video.init_app(app)  # before api.bp is registered: it adds API routes
     app.register_blueprint(home.bp)
     app.register_blueprint(accounts.bp)
     app.register_blueprint(api.bp)
