@@ -1,0 +1,98 @@
+"""Starting notifications in a process: the app (``create_app``) or ``consult worker``.
+
+- :func:`install` subscribes to booking changes and to session commits (idempotent).
+- :func:`start_for_app` checks the settings, then picks the sender: with Redis,
+  jobs go to rq (the worker sends and sweeps); without, a thread in the app sends
+  what is due and sweeps.
+- :func:`start_for_worker` is called by ``consult worker``: jobs from there go to
+  rq too, and a thread re-dispatches lost messages every ``sweep_seconds``.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from consult.config import Settings
+from consult.db import Database
+from consult.jobs import JobQueue
+from sync.notifications import dispatch
+from sync.notifications.delivery import DeliveryPolicy, Outcome, deliver_due, next_due, sweep
+from sync.notifications.mailer import Mailer, create_mailer
+from sync.notifications.reminders import check_default_offsets
+
+log = logging.getLogger(__name__)
+
+_installed = False
+
+
+def install() -> None:
+    """Subscribe to booking changes and session commits (idempotent)."""
+    global _installed
+    if _installed:
+        return
+    from booking import events
+    from sync.notifications import reminders
+    from sync.notifications.bookings import on_booking_changed
+
+    events.subscribe(on_booking_changed)
+    dispatch.listen()
+    reminders.install()
+    _installed = True
+
+
+def check_settings(settings: Settings) -> Mailer:
+    """The mailer for ``settings``; ConfigError for a bad sender or reminder offsets."""
+    check_default_offsets(settings)
+    return create_mailer(settings)
+
+
+def send_due_now(
+    database: Database, mailer: Mailer, policy: DeliveryPolicy, now: datetime
+) -> datetime | None:
+    """Send everything due at ``now`` in batches; return when the next row is due."""
+    while True:
+        counts = deliver_due(database, mailer, policy, now=now, limit=200)
+        if sum(counts.values()) < 200 or counts[Outcome.SKIPPED] == 200:
+            break
+    return next_due(database)
+
+
+def start_for_app(settings: Settings, database: Database, jobs: JobQueue) -> dispatch.Dispatcher:
+    """Wire notifications into an app process; returns the dispatcher it uses."""
+    install()
+    mailer = check_settings(settings)
+    policy = DeliveryPolicy.from_settings(settings)
+    sender: dispatch.Dispatcher
+    if jobs.backend == "rq":
+        sender = dispatch.RQDispatcher(jobs)
+    else:
+        scheduler = dispatch.InProcessScheduler(
+            lambda now: send_due_now(database, mailer, policy, now),
+            settings.notifications.sweep_seconds,
+        )
+        if settings.notifications.sweep_seconds > 0:
+            scheduler.start()
+        sender = scheduler
+    dispatch.set_dispatcher(sender)
+    log.info("notifications: mail via %s, sent by %s", mailer.backend, sender.backend)
+    return sender
+
+
+def start_for_worker(settings: Settings) -> dispatch.WorkerSweeper | None:
+    """Wire notifications into ``consult worker``: jobs enqueue through rq, and
+    (unless ``sweep_seconds`` is 0) a thread sweeps for lost messages."""
+    from consult.jobs import RQQueue
+
+    install()
+    check_settings(settings)
+    dispatcher = dispatch.RQDispatcher(RQQueue(settings.redis.url))
+    dispatch.set_dispatcher(dispatcher)
+    if settings.notifications.sweep_seconds <= 0:
+        return None
+    database = dispatch.worker_database(settings.database.url)
+    policy = DeliveryPolicy.from_settings(settings)
+    return dispatch.WorkerSweeper(
+        lambda now: sweep(database, dispatcher, policy, now=now),
+        settings.notifications.sweep_seconds,
+    ).start()
