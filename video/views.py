@@ -68,6 +68,7 @@ def session_page(booking_id: int) -> Any:
         closes_at=access.window.closes_at.astimezone(zone),
         history=[thread.view_of(message, names) for message in history],
         max_length=config.message_max_length,
+        open_before_minutes=int(config.open_before.total_seconds() // 60),
         page_config={
             "bookingId": booking_id,
             "joinUrl": url_for("video.join_token", booking_id=booking_id),
@@ -79,6 +80,7 @@ def session_page(booking_id: int) -> Any:
             "myUserId": access.user.id,
             "otherName": access.other.name,
             "maxLength": config.message_max_length,
+            "messagesUrl": url_for("video.messages_page", booking_id=booking_id),
         },
         form=EmptyForm(),
     )
@@ -124,14 +126,22 @@ def messages_page(booking_id: int) -> Any:
     services = get_video()
     form = EmptyForm()
     if request.method == "POST":
-        if not form.validate_on_submit():
+        # JSON from the session page's script (CSRF checked from its header by
+        # CSRFProtect), or the plain form of this page.
+        wants_json = request.is_json
+        if wants_json:
+            data = request.get_json(silent=True)
+            text = data.get("body") if isinstance(data, dict) else None
+        elif form.validate_on_submit():
+            text = request.form.get("body", "")
+        else:
             abort(400)
         try:
             posted = thread.post_message(
                 session,
                 access.user,
                 access.booking,
-                request.form.get("body", ""),
+                text,
                 now=utcnow(),
                 max_length=services.config.message_max_length,
             )
@@ -140,9 +150,13 @@ def messages_page(booking_id: int) -> Any:
             session.commit()
         except InvalidMessage as error:
             session.rollback()
+            if wants_json:
+                return _json_error(422, error, fields=error.fields)
             flash(error.fields.get("body", error.message), "error")
             return redirect(url_for("video.messages_page", booking_id=booking_id))
         services.broadcast(booking_id, view.to_json())
+        if wants_json:
+            return jsonify(view.to_json()), 201
         return redirect(url_for("video.messages_page", booking_id=booking_id) + f"#m{view.id}")
     history = thread.latest_messages(session, access.booking)
     names = thread.participant_names(session, access.booking)

@@ -1,0 +1,131 @@
+"""The relay fallback: direct ICE is forced to fail (only relay candidates are
+allowed and there is no TURN server), so the signalling server moves the room to
+the platform's relay, a separate ``consult video`` process, and frames still
+arrive, scaled down to the relay's cap. Also: the relay's session cap and its
+control API's authentication."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from tests.conftest import TEST_SECRET_KEY
+from tests.video.conftest import join_token
+from tests.video.relay_process import free_port, relay_process
+from tests.video.test_signalling import ws_url
+from video.client import RoomClient
+from video.config import VideoConfig
+
+RELAY_PORT = free_port()
+
+
+@pytest.fixture(scope="module")
+def relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    data = tmp_path_factory.mktemp("relay")
+    with relay_process(
+        data,
+        TEST_SECRET_KEY,
+        RELAY_PORT,
+        relay_max_width="320",
+        relay_max_height="180",
+        relay_max_fps="10",
+        relay_max_sessions="1",
+    ):
+        yield f"http://127.0.0.1:{RELAY_PORT}"
+
+
+@pytest.fixture
+def settings_overrides(relay: str) -> dict[str, dict[str, Any]]:
+    return {
+        "video": {
+            "relay_url": relay,
+            "ice_transport_policy": "relay",
+            "direct_timeout_seconds": "3",
+            "relay_max_width": "320",
+            "relay_max_height": "180",
+            "relay_max_fps": "10",
+        }
+    }
+
+
+def relay_status(live_server: Any) -> dict[str, Any]:
+    config = VideoConfig.from_settings(live_server.settings)
+    response = requests.get(
+        f"{config.relay_url}/status",
+        headers={"Authorization": f"Bearer {config.relay_api_key}"},
+        timeout=30,
+    )
+    assert response.status_code == 200
+    return dict(response.json())
+
+
+def test_frames_flow_through_the_relay_when_no_direct_path_exists(
+    live_server: Any, make_room: Any
+) -> None:
+    room = make_room()
+    busy = make_room()
+    url = ws_url(live_server.url, room.booking_id)
+
+    async def scenario() -> None:
+        pro = RoomClient(
+            url, join_token(live_server.url, room, "professional")["token"], width=640, height=480
+        )
+        sam = RoomClient(
+            url, join_token(live_server.url, room, "client")["token"], width=640, height=480
+        )
+        try:
+            await pro.join()
+            await sam.join()
+            # First the direct attempt (relay-only policy, no TURN: it cannot work)...
+            first = await sam.wait_for("remote")
+            assert first["ice"]["iceTransportPolicy"] == "relay"
+            # ...then the platform relay, announced only as a quality hint.
+            relayed = await sam.wait_for("remote", offerer=True, timeout=60)
+            assert relayed["quality"] == {
+                "level": "reduced",
+                "max_width": 320,
+                "max_height": 180,
+                "max_fps": 10,
+            }
+            assert await sam.wait_frames(15, timeout=90) >= 15
+            assert await pro.wait_frames(15, timeout=90) >= 15
+            # Sent at 640x480, forwarded within 320x180 with the aspect ratio kept.
+            assert sam.received.sizes == {(240, 180)}
+
+            status = relay_status(live_server)
+            assert status["sessions"] == 1 and status["peers"] == 2
+            assert status["frames_out"]["video"] >= 30
+            assert status["cpu_seconds"] > 0
+
+            # The relay is at its cap of one session: another room is refused with a notice.
+            other_url = ws_url(live_server.url, busy.booking_id)
+            ken = RoomClient(other_url, join_token(live_server.url, busy, "professional")["token"])
+            lee = RoomClient(other_url, join_token(live_server.url, busy, "client")["token"])
+            try:
+                await ken.join()
+                await lee.join()
+                notice = await lee.wait_for("notice", timeout=60)
+                assert notice["message"] == "The media relay is busy right now."
+            finally:
+                await ken.close()
+                await lee.close()
+        finally:
+            await pro.close()
+            await sam.close()
+
+    asyncio.run(scenario())
+
+
+def test_the_relay_api_wants_its_key(relay: str) -> None:
+    response = requests.get(
+        f"{relay}/status", headers={"Authorization": "Bearer guess"}, timeout=30
+    )
+    assert response.status_code == 401
+    response = requests.post(
+        f"{relay}/rooms/1/client/offer", json={"session": "s", "sdp": "v=0"}, timeout=30
+    )
+    assert response.status_code == 401
