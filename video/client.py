@@ -114,7 +114,16 @@ class RoomClient:
             self.welcome = first
             self._timeout = float(first.get("direct_timeout_seconds", 15))
             self._reader = asyncio.ensure_future(self._read())
+            self._spawn(self._heartbeat(float(first.get("heartbeat_seconds", 20))))
         return first
+
+    async def _heartbeat(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.send({"type": "ping"})
+            except ConnectionClosed:
+                return
 
     async def send(self, message: dict[str, Any]) -> None:
         await self.ws.send(json.dumps(message))

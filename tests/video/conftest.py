@@ -88,3 +88,8 @@ def join_token(base_url: str, room: Room, role: str) -> dict[str, Any]:
     )
     assert response.status_code == 200, response.text
     return dict(response.json())
+
+
+def ws_url(base_url: str, booking_id: int) -> str:
+    """The room's WebSocket URL on the server at ``base_url``."""
+    return base_url.replace("http://", "ws://") + f"/ws/rooms/{booking_id}"

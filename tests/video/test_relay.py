@@ -14,9 +14,8 @@ import pytest
 import requests
 
 from tests.conftest import TEST_SECRET_KEY
-from tests.video.conftest import join_token
+from tests.video.conftest import join_token, ws_url
 from tests.video.relay_process import free_port, relay_process
-from tests.video.test_signalling import ws_url
 from video.client import RoomClient
 from video.config import VideoConfig
 

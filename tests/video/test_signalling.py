@@ -10,18 +10,21 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import pytest
 import requests
-from simple_websocket import AioClient
+from simple_websocket import AioClient, ConnectionClosed
 
 from consult.db import utcnow
-from tests.video.conftest import join_token
+from tests.video.conftest import join_token, ws_url
 from video.client import RoomClient
 from video.config import VideoConfig
 from video.tokens import issue_join_token
 
 
-def ws_url(base_url: str, booking_id: int) -> str:
-    return base_url.replace("http://", "ws://") + f"/ws/rooms/{booking_id}"
+@pytest.fixture
+def settings_overrides() -> dict[str, dict[str, Any]]:
+    # A quick heartbeat, so a silent connection is dropped within seconds.
+    return {"video": {"heartbeat_seconds": "1"}}
 
 
 async def first_answer(url: str, join: dict[str, Any]) -> dict[str, Any]:
@@ -194,3 +197,74 @@ def test_refused_joins_get_nothing(live_server: Any, make_room: Any) -> None:
         timeout=30,
     )
     assert response.status_code == 404
+
+
+def test_heartbeat_ice_restart_requests_and_a_second_window(
+    live_server: Any, make_room: Any
+) -> None:
+    room = make_room()
+    url = ws_url(live_server.url, room.booking_id)
+
+    async def connect(role: str, peer_id: str) -> Any:
+        ws = await AioClient.connect(url)
+        token = join_token(live_server.url, room, role)["token"]
+        await ws.send(json.dumps({"type": "join", "token": token, "peer_id": peer_id}))
+        return ws
+
+    async def until(ws: Any, kind: str) -> dict[str, Any]:
+        while True:
+            raw = await ws.receive(timeout=30)
+            assert raw is not None, f"no {kind}"
+            message = json.loads(raw)
+            if message["type"] == kind:
+                return dict(message)
+
+    async def keep_beating(ws: Any) -> None:
+        while True:
+            await ws.send(json.dumps({"type": "ping"}))
+            await asyncio.sleep(0.5)
+
+    async def scenario() -> None:
+        pro = await connect("professional", "pro-page-0001")
+        sam = await connect("client", "sam-page-0001")
+        try:
+            assert (await until(pro, "remote"))["id"] == "sam-page-0001"
+            assert (await until(sam, "remote"))["offerer"] is False
+            await sam.send(json.dumps({"type": "ping"}))
+            await until(sam, "pong")
+            # After a network change the client's media failed: the professional's page,
+            # which makes the offers, is asked for an ICE restart.
+            await sam.send(json.dumps({"type": "connection-failed", "connected_before": True}))
+            await until(pro, "restart-ice")
+            await sam.send(json.dumps({"type": "nonsense"}))
+            assert (await until(sam, "error"))["code"] == "bad_message"
+
+            # The client opens the room in a second window: the first one is told.
+            sam2 = await connect("client", "sam-page-0002")
+            try:
+                replaced = await until(sam, "replaced")
+                assert "another window" in replaced["message"]
+                assert (await until(pro, "remote"))["id"] == "sam-page-0002"
+                # A connection that stops sending heartbeats is dropped (3 x 1 s here),
+                # and the professional (who keeps beating) learns the client is gone.
+                beating = asyncio.ensure_future(keep_beating(pro))
+                gone = await until(pro, "presence")
+                while gone["present"]:
+                    gone = await until(pro, "presence")
+                assert gone["present"] is False
+                beating.cancel()
+            finally:
+                await closed(sam2)
+        finally:
+            await closed(pro)
+            await closed(sam)
+
+    asyncio.run(scenario())
+
+
+async def closed(ws: Any) -> None:
+    """Close ``ws`` unless the server already did."""
+    try:
+        await ws.close()
+    except ConnectionClosed:
+        pass
