@@ -95,6 +95,8 @@ class RoomClient:
         self.remote: dict[str, Any] = {}
         self.received = Received()
         self.messages: list[dict[str, Any]] = []
+        # (monotonic time, remote id) each time the server named a new media endpoint.
+        self.remote_history: list[tuple[float, str | None]] = []
         self.welcome: dict[str, Any] | None = None
         self.started = time.monotonic()
         self.connected = asyncio.Event()
@@ -173,6 +175,7 @@ class RoomClient:
             return
         await self._close_pc()
         self.remote_id = remote.get("id")
+        self.remote_history.append((time.monotonic(), self.remote_id))
         self.remote = remote
         if self.remote_id is None:
             return
@@ -262,6 +265,8 @@ class RoomClient:
                 frame = await track.recv()
             except MediaStreamError:
                 return
+            if not isinstance(frame, VideoFrame):
+                continue
             self.received.frames += 1
             self.received.sizes.add((frame.width, frame.height))
             if self.received.first_frame_at is None:
@@ -283,7 +288,10 @@ class RoomClient:
     async def _close_pc(self) -> None:
         if self.pc is not None:
             pc, self.pc = self.pc, None
-            await pc.close()
+            # After an ICE failure aiortc closes the connection itself; closing it a
+            # second time concurrently trips over its own state.
+            if pc.connectionState not in ("failed", "closed"):
+                await pc.close()
 
     async def close(self) -> None:
         """Leave the room and close the media connection."""

@@ -141,7 +141,7 @@ class RelayedTrack(MediaStreamTrack):
         self.attached: Source | None = None
         self.origin: float | None = None
         self.samples = 0
-        self.last_emitted = 0.0
+        self.next_due = 0.0
 
     def _attach(self) -> bool:
         source = self.room.source(self.from_role, self.kind)
@@ -171,9 +171,13 @@ class RelayedTrack(MediaStreamTrack):
             if self.origin is None:
                 self.origin = now
             if isinstance(frame, VideoFrame):
-                if now - self.last_emitted < 1.0 / config.relay_max_fps:
-                    continue  # over the frame-rate cap: skip before paying for the encode
-                self.last_emitted = now
+                interval = 1.0 / config.relay_max_fps
+                # Over the frame-rate cap: skip before paying for the encode. A quarter
+                # interval of slack keeps network jitter from dropping frames of a
+                # source that is already within the cap.
+                if now < self.next_due - interval / 4:
+                    continue
+                self.next_due = max(self.next_due, now - interval) + interval
                 width, height = capped_size(
                     frame.width, frame.height, config.relay_max_width, config.relay_max_height
                 )

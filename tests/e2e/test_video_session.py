@@ -146,6 +146,17 @@ def test_client_and_professional_meet_chat_share_and_survive_a_reload(
         pro.get_by_role("button", name="Stop sharing").click()
         expect(pro.get_by_role("button", name="Share screen")).to_be_visible()
 
+        # The client's network changes: the page asks for an ICE restart, the
+        # professional's page performs it, and video keeps flowing.
+        ufrag = "() => window.consultRoom.pc.localDescription.sdp.match(/a=ice-ufrag:(\\S+)/)[1]"
+        pro_ufrag = pro.evaluate(ufrag)
+        client_context.set_offline(True)
+        client_context.set_offline(False)
+        pro.wait_for_function(f"({ufrag})() !== {pro_ufrag!r}", timeout=TIMEOUT_MS)
+        expect(sam.locator("#connection-state")).to_have_text("Connected")
+        before = int(sam.evaluate(FRAMES_DECODED))
+        assert wait_for_frames(sam, before + 10) > before + 10
+
         # The client reloads: the page rejoins by itself and the call resumes on a
         # new connection, without the professional doing anything.
         old_peer = sam.evaluate("window.consultRoom.peerId")
