@@ -129,6 +129,15 @@ def _write(store: CalendarStore, path: str, ics: str, href: str | None) -> str:
         ) from error
 
 
+def _flush_or_conflict(session: Session, message: str) -> None:
+    """Flush in a savepoint; a unique-index violation means someone else won the race."""
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as error:
+        raise SlotUnavailable(message) from error
+
+
 def _clean_note(note: str | None, limit: int) -> str:
     note = (note or "").strip()
     if len(note) > limit:
@@ -214,7 +223,6 @@ def _book_one_on_one(
     links: Links,
     details: dict[str, str],
 ) -> Booking:
-    note = details["client_note"]
     rejection = check_one_on_one(session, service, professional, start, now, calendars=calendars)
     if rejection is not None:
         _raise_for(rejection)
@@ -231,28 +239,44 @@ def _book_one_on_one(
         **details,
     )
     session.add(booking)
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError as error:
-        raise SlotUnavailable(_REJECTION_MESSAGES[SlotRejection.CONFLICT]) from error
+    _flush_or_conflict(session, _REJECTION_MESSAGES[SlotRejection.CONFLICT])
+    _write_booking_event(
+        session, store, calendars, booking, service, professional, client, links, now
+    )
+    return booking
+
+
+def _write_booking_event(
+    session: Session,
+    store: CalendarStore,
+    calendars: ProfessionalCalendars,
+    booking: Booking,
+    service: Service,
+    professional: User,
+    client: User,
+    links: Links,
+    now: datetime,
+) -> None:
+    """(Re)write a one-on-one booking's event: same UID, the booking's SEQUENCE."""
+    url = links.booking_page(booking.id)
     ics = build_booking_event(
-        uid=uid,
-        start=start,
-        end=end,
+        uid=booking.event_uid,
+        start=booking.start,
+        end=booking.end,
         summary=_summary(service, client),
-        description=_description(service, note, links.booking_page(booking.id)),
+        description=_description(service, booking.client_note, url),
         organizer_email=professional.email,
         organizer_name=professional.name,
         attendees=[Attendee(client.email, client.name)],
-        url=links.booking_page(booking.id),
+        url=url,
+        sequence=booking.sequence,
         zone=calendars.zone,
         extra={"X-CONSULT-BOOKING-ID": str(booking.id), "X-CONSULT-SERVICE-ID": str(service.id)},
         now=now,
     )
-    expect_blocks(session, calendars.bookings_path, booking.event_href, [Interval(start, end)])
+    blocks = [Interval(booking.start, booking.end)]
+    expect_blocks(session, calendars.bookings_path, booking.event_href, blocks)
     booking.event_href = _write(store, calendars.bookings_path, ics, booking.event_href)
-    return booking
 
 
 def _take_seat(session: Session, occurrence: SessionOccurrence, capacity: int) -> None:
@@ -335,12 +359,22 @@ def _book_seat(
         **details,
     )
     session.add(booking)
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError as error:
-        raise SlotUnavailable("You already have a seat in this session.") from error
-    item = store.get_item_by_uid(calendars.bookings_path, group_session.event_uid)
+    _join_occurrence(session, store, calendars, booking, client, occurrence, now)
+    return booking
+
+
+def _join_occurrence(
+    session: Session,
+    store: CalendarStore,
+    calendars: ProfessionalCalendars,
+    booking: Booking,
+    client: User,
+    occurrence: SessionOccurrence,
+    now: datetime,
+) -> None:
+    """Save the seat and put the client on that occurrence of the session's event."""
+    _flush_or_conflict(session, "You already have a seat in this session.")
+    item = store.get_item_by_uid(calendars.bookings_path, occurrence.session.event_uid)
     if item is None:
         raise SlotUnavailable("This session was just cancelled.")
     try:
@@ -354,7 +388,6 @@ def _book_seat(
     except (InvalidCalendarData, UnknownOccurrence) as error:
         raise CalendarWriteFailed("This session's calendar event could not be updated.") from error
     booking.event_href = _write(store, calendars.bookings_path, ics, item.href)
-    return booking
 
 
 # --- access -------------------------------------------------------------------------
@@ -515,37 +548,10 @@ def reschedule(
         booking.start = new_start
         booking.end = new_start + timedelta(minutes=service.duration_minutes)
         booking.sequence += 1
-        try:
-            with session.begin_nested():
-                session.flush()
-        except IntegrityError as error:
-            raise SlotUnavailable(_REJECTION_MESSAGES[SlotRejection.CONFLICT]) from error
-        url = links.booking_page(booking.id)
-        ics = build_booking_event(
-            uid=booking.event_uid,
-            start=booking.start,
-            end=booking.end,
-            summary=_summary(service, client),
-            description=_description(service, booking.client_note, url),
-            organizer_email=professional.email,
-            organizer_name=professional.name,
-            attendees=[Attendee(client.email, client.name)],
-            url=url,
-            sequence=booking.sequence,
-            zone=calendars.zone,
-            extra={
-                "X-CONSULT-BOOKING-ID": str(booking.id),
-                "X-CONSULT-SERVICE-ID": str(service.id),
-            },
-            now=now,
+        _flush_or_conflict(session, _REJECTION_MESSAGES[SlotRejection.CONFLICT])
+        _write_booking_event(
+            session, store, calendars, booking, service, professional, client, links, now
         )
-        expect_blocks(
-            session,
-            calendars.bookings_path,
-            booking.event_href,
-            [Interval(booking.start, booking.end)],
-        )
-        booking.event_href = _write(store, calendars.bookings_path, ics, booking.event_href)
     session.flush()
     events.publish(
         session, events.BookingChanged("rescheduled", booking.id, by, previous_start=previous_start)
@@ -592,22 +598,4 @@ def _move_seat(
     booking.event_uid = occurrence.session.event_uid
     booking.start, booking.end = occurrence.interval.start, occurrence.interval.end
     booking.sequence += 1
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError as error:
-        raise SlotUnavailable("You already have a seat in that session.") from error
-    new_item = store.get_item_by_uid(calendars.bookings_path, occurrence.session.event_uid)
-    if new_item is None:
-        raise SlotUnavailable("That session was just cancelled.")
-    try:
-        ics = add_attendee(
-            new_item.text,
-            Attendee(client.email, client.name),
-            recurrence_id=occurrence.recurrence_id,
-            zone=calendars.zone,
-            now=now,
-        )
-    except (InvalidCalendarData, UnknownOccurrence) as error:
-        raise CalendarWriteFailed("This session's calendar event could not be updated.") from error
-    booking.event_href = _write(store, calendars.bookings_path, ics, new_item.href)
+    _join_occurrence(session, store, calendars, booking, client, occurrence, now)
