@@ -6,6 +6,7 @@ from __future__ import annotations
 import accounts.models  # noqa: F401
 import booking.models  # noqa: F401
 import caldav_server.models  # noqa: F401
+import sync.calendars.models  # noqa: F401
 import sync.notifications.models  # noqa: F401
 import video.models  # noqa: F401
 from consult.db import Base

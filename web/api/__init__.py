@@ -20,3 +20,4 @@ from web.api import (  # noqa: E402,F401
     feed,
     scheduling,
 )
+from web.api import external_calendars  # noqa: E402,F401

@@ -1,0 +1,160 @@
+"""ICS subscriptions: a calendar file fetched over HTTP(S).
+
+Incremental where HTTP allows: the ETag and Last-Modified of the last download go
+out as ``If-None-Match`` / ``If-Modified-Since``, and a 304 ends the sync without
+reading anything. Servers that ignore both still cost no writes: a body with the
+same SHA-256 as last time is not parsed. A changed feed is parsed whole (it is one
+file) and compared event by event with what was mirrored, so only changed events
+are written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+
+import icalendar
+import requests
+
+from sync.calendars.errors import SourceDataError, SourceError
+from sync.calendars.events import ZoneReader
+from sync.calendars.sources.base import (
+    FetchResult,
+    Limits,
+    PushEvent,
+    RemoteEvent,
+    SourceConfig,
+)
+from sync.calendars.sources.http import (
+    check_target,
+    guard_session,
+    mapped,
+    raise_for_status,
+    read_capped,
+)
+
+__all__ = ["IcsSource", "parse_feed"]
+
+_WHAT = "The calendar feed's server"
+
+
+def _decode(body: bytes, content_type: str) -> str:
+    charset = "utf-8"
+    for part in content_type.split(";")[1:]:
+        name, _, value = part.strip().partition("=")
+        if name.lower() == "charset" and value:
+            charset = value.strip('"')
+    try:
+        return body.decode(charset, errors="replace")
+    except LookupError:
+        return body.decode("utf-8", errors="replace")
+
+
+def parse_feed(text: str) -> list[icalendar.Calendar]:
+    """The VCALENDARs in a feed's text. Raises :class:`SourceDataError` with a message
+    for the professional when there is none (an HTML login page, a broken file)."""
+    stripped = text.lstrip("\ufeff \t\r\n")
+    if stripped[:1] == "<":
+        raise SourceDataError(
+            "The link returned a web page, not a calendar. Use the calendar's ICS or iCal "
+            "address (often it ends in .ics)."
+        )
+    try:
+        parsed = icalendar.Calendar.from_ical(stripped, multiple=True)
+    except Exception as error:  # icalendar raises ValueError, KeyError, IndexError, ...
+        raise SourceDataError(f"The feed is not valid iCalendar data: {error}"[:300]) from error
+    calendars = [c for c in parsed if getattr(c, "name", "") == "VCALENDAR"]
+    if not calendars:
+        raise SourceDataError("The feed contains no calendar (no BEGIN:VCALENDAR).")
+    return calendars
+
+
+class IcsSource:
+    """An ICS feed (read-only: bookings cannot be written back to it)."""
+
+    def fetch(self, config: SourceConfig, limits: Limits) -> FetchResult:
+        """Download the feed unless unchanged; see the module docstring."""
+        check_target(config.url, limits)
+        headers = {"Accept": "text/calendar, text/plain;q=0.8, */*;q=0.5"}
+        if config.http_etag:
+            headers["If-None-Match"] = config.http_etag
+        if config.http_last_modified:
+            headers["If-Modified-Since"] = config.http_last_modified
+        password = str(config.credentials.data.get("password", ""))
+        auth = (config.username, password) if config.username else None
+        with requests.Session() as session, mapped(_WHAT):
+            guard_session(session, limits)
+            with session.get(
+                config.url, headers=headers, auth=auth, timeout=limits.timeout(), stream=True
+            ) as response:
+                raise_for_status(response, _WHAT)
+                if response.status_code == 304:
+                    return FetchResult(complete=False, not_modified=True)
+                body = read_capped(response, limits, _WHAT)
+                etag = response.headers.get("ETag", "")[:255]
+                last_modified = response.headers.get("Last-Modified", "")[:64]
+                content_type = response.headers.get("Content-Type", "")
+        digest = hashlib.sha256(body).hexdigest()
+        if digest == config.content_digest:
+            return FetchResult(
+                complete=False,
+                not_modified=True,
+                new_http_etag=etag,
+                new_http_last_modified=last_modified,
+            )
+        calendars = parse_feed(_decode(body, content_type))
+        reader = ZoneReader(
+            own_zone=config.own_zone,
+            default_zone=_first(calendars, "X-WR-TIMEZONE"),
+            calendar=calendars[0],
+        )
+        for calendar in calendars[1:]:
+            reader.learn(calendar)
+        by_uid: dict[str, list[icalendar.cal.Component]] = defaultdict(list)
+        count = 0
+        for calendar in calendars:
+            for component in calendar.walk("VEVENT"):
+                count += 1
+                limits.check_events(count)
+                uid = str(component.get("UID", "")).strip()
+                if not uid:
+                    # A feed without UIDs: the content names the event (an edit is then a
+                    # deletion plus an addition, which mirrors the same).
+                    uid = "no-uid:" + hashlib.sha256(component.to_ical()).hexdigest()
+                if uid in config.skip_uids:
+                    continue
+                by_uid[uid].append(component)
+        events = [
+            RemoteEvent(remote_id=uid, group_id=uid, components=components)
+            for uid, components in by_uid.items()
+        ]
+        return FetchResult(
+            complete=True,
+            events=events,
+            reader=reader,
+            remote_name=_first(calendars, "X-WR-CALNAME") or "",
+            new_http_etag=etag,
+            new_http_last_modified=last_modified,
+            new_content_digest=digest,
+        )
+
+    def push(
+        self, config: SourceConfig, limits: Limits, event: PushEvent, remote_id: str
+    ) -> tuple[str, str]:
+        """ICS feeds are read-only."""
+        raise SourceError("An ICS subscription is read-only; bookings cannot be added to it.")
+
+    def delete(self, config: SourceConfig, limits: Limits, remote_id: str) -> None:
+        """ICS feeds are read-only."""
+        raise SourceError("An ICS subscription is read-only.")
+
+    def revoke(self, config: SourceConfig, limits: Limits) -> None:
+        """Nothing to revoke: the feed's URL is all we hold."""
+
+
+def _first(calendars: list[icalendar.Calendar], name: str) -> str | None:
+    for calendar in calendars:
+        value = calendar.get(name)
+        if value:
+            return str(value).strip()[:255]
+    return None
