@@ -46,6 +46,9 @@ def run_worker(settings: Settings, burst: bool = False, queues: tuple[str, ...] 
     from consult.jobs import DEFAULT_QUEUE
 
     set_job_settings(settings)
+    from sync.notifications.runtime import start_for_worker
+
+    start_for_worker(settings, burst=burst)  # sweeps the email outbox for lost jobs
     connection = Redis.from_url(settings.redis.url)
     names = queues or (DEFAULT_QUEUE,)
     worker = Worker([Queue(name, connection=connection) for name in names], connection=connection)

@@ -68,6 +68,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(feeds.bp)
     app.register_blueprint(booking_pages.bp)
     dav.init_app(app, settings)
+    from web import notifications
+
+    notifications.init_app(app)  # sender, pages, the bell's unread count
     from web import external_calendars
 
     external_calendars.init_app(app)  # calendar sync: page, OAuth callback, jobs, hooks

@@ -36,7 +36,6 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
@@ -44,6 +43,7 @@ from sqlalchemy.orm import Session
 from accounts.models import User
 from consult.config import Settings
 from consult.db import Database, utcnow
+from sync.notifications.dispatch import Dispatcher, DueItem
 from sync.notifications.errors import MailError, PermanentMailError
 from sync.notifications.mailer import Mailer, OutgoingEmail, build_message, create_mailer
 from sync.notifications.models import (
@@ -273,19 +273,19 @@ def _tell_professional(session: Session, row: OutboxMessage, policy: DeliveryPol
     )
 
 
-def _due_ids(session: Session, before: datetime, now: datetime, limit: int) -> list[int]:
-    return list(
-        session.scalars(
-            select(OutboxMessage.id)
-            .where(
-                OutboxMessage.status == PENDING,
-                OutboxMessage.next_attempt_at <= before,
-                or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
-            )
-            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-            .limit(limit)
+def _due(session: Session, before: datetime, now: datetime, limit: int) -> list[DueItem]:
+    """Pending rows due by ``before`` whose lease (if any) has run out at ``now``."""
+    rows = session.execute(
+        select(OutboxMessage.id, OutboxMessage.next_attempt_at)
+        .where(
+            OutboxMessage.status == PENDING,
+            OutboxMessage.next_attempt_at <= before,
+            or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
         )
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .limit(limit)
     )
+    return [(row.id, row.next_attempt_at) for row in rows]
 
 
 def next_due(database: Database) -> datetime | None:
@@ -320,9 +320,9 @@ def deliver_due(
     many ended in each outcome."""
     at = now or utcnow()
     with database.session(readonly=True) as session:
-        ids = _due_ids(session, at, at, limit)
+        due = _due(session, at, at, limit)
     counts = {outcome: 0 for outcome in Outcome}
-    for outbox_id in ids:
+    for outbox_id, _ in due:
         result = deliver_message(database, mailer, outbox_id, policy, now=now)
         counts[result.outcome] += 1
     return counts
@@ -330,7 +330,7 @@ def deliver_due(
 
 def sweep(
     database: Database,
-    dispatcher: Any,
+    dispatcher: Dispatcher,
     policy: DeliveryPolicy,
     *,
     now: datetime | None = None,
@@ -342,11 +342,11 @@ def sweep(
     is merely slow is harmless: the claim lets only one job send it."""
     at = now or utcnow()
     with database.session(readonly=True) as session:
-        ids = _due_ids(session, at - policy.redispatch_after, at, limit)
-    if ids:
-        log.info("sweep: dispatching %d notification(s) again", len(ids))
-        dispatcher.dispatch([(outbox_id, at) for outbox_id in ids])
-    return len(ids)
+        due = _due(session, at - policy.redispatch_after, at, limit)
+    if due:
+        log.info("sweep: dispatching %d notification(s) again", len(due))
+        dispatcher.dispatch(due)
+    return len(due)
 
 
 # --- the rq job ---------------------------------------------------------------------------

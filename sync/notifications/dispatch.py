@@ -66,12 +66,28 @@ def get_dispatcher() -> Dispatcher | None:
     return _current
 
 
+def release(dispatcher: Dispatcher) -> None:
+    """Stop ``dispatcher`` (its thread, if any) and, if it is still the process's,
+    leave the process without one (rows then wait for the next start's sweep)."""
+    global _current
+    with _current_lock:
+        if _current is dispatcher:
+            _current = None
+    stop = getattr(dispatcher, "stop", None)
+    if stop is not None:
+        stop()
+
+
 def note_pending(session: Session, outbox_id: int, due: datetime) -> None:
     """Remember that ``session`` wrote outbox row ``outbox_id``, due at ``due``."""
     session.info.setdefault(_PENDING, []).append((outbox_id, due))
 
 
 def _after_commit(session: Session) -> None:
+    # SQLAlchemy also fires this when a SAVEPOINT is released; only the outermost
+    # commit makes the rows visible to a sender.
+    if session.get_nested_transaction() is not None:
+        return
     items = session.info.pop(_PENDING, None)
     dispatcher = _current
     if not items or dispatcher is None:
@@ -83,7 +99,10 @@ def _after_commit(session: Session) -> None:
 
 
 def _after_rollback(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+    # A rolled-back SAVEPOINT leaves the outer transaction's rows pending. (Ids noted
+    # inside it stay in the list: a sender finds no such row and does nothing.)
+    if session.get_nested_transaction() is None:
+        session.info.pop(_PENDING, None)
 
 
 _listening = False
@@ -115,7 +134,9 @@ class RQDispatcher:
         soon = utcnow() + timedelta(seconds=1)
         for index, (outbox_id, due) in enumerate(items):
             try:
-                self.jobs.enqueue(deliver, outbox_id, at=due if due > soon else None)
+                # The id goes as a keyword: consult.jobs.RQQueue hands positional
+                # arguments to rq together with kwargs=, which rq refuses.
+                self.jobs.enqueue(deliver, at=due if due > soon else None, outbox_id=outbox_id)
             except Exception as error:
                 # Typically Redis is unreachable: the others would fail the same way.
                 log.warning(

@@ -70,13 +70,13 @@ def message_id_for(key: str, sender: str) -> str:
     return f"<{message_digest(key)}@{domain}>"
 
 
-def check_sender(sender: str, source: str = "[smtp] from") -> str:
+def check_sender(sender: str, source: str = "default") -> str:
     """``sender`` when it is a usable ``Name <address>``; else :class:`ConfigError`."""
     name, address = parseaddr(sender)
     local, _, domain = address.partition("@")
     if not local or not domain or any(c in sender for c in "\r\n"):
         raise ConfigError(
-            f"invalid value for option 'from' in section [smtp] ({source}): "
+            f"invalid value for option 'from' in section [smtp] (from {source}): "
             "expected an email address such as Consult <no-reply@example.org>"
         )
     return sender

@@ -68,10 +68,11 @@ def parse_offsets(value: str | Iterable[str]) -> tuple[int, ...]:
 
 
 def format_offsets(offsets: Sequence[int]) -> str:
-    """``"24h, 1h"``: each offset in the largest unit that divides it."""
+    """``"24h, 1h"``: each offset in the largest unit that divides it (days only
+    from two days on: people think of "24 hours before")."""
     parts = []
     for minutes in offsets:
-        if minutes % 1440 == 0:
+        if minutes % 1440 == 0 and minutes >= 2880:
             parts.append(f"{minutes // 1440}d")
         elif minutes % 60 == 0:
             parts.append(f"{minutes // 60}h")

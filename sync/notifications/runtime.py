@@ -79,9 +79,10 @@ def start_for_app(settings: Settings, database: Database, jobs: JobQueue) -> dis
     return sender
 
 
-def start_for_worker(settings: Settings) -> dispatch.WorkerSweeper | None:
+def start_for_worker(settings: Settings, *, burst: bool = False) -> dispatch.WorkerSweeper | None:
     """Wire notifications into ``consult worker``: jobs enqueue through rq, and
-    (unless ``sweep_seconds`` is 0) a thread sweeps for lost messages."""
+    (unless ``sweep_seconds`` is 0) a thread sweeps for lost messages. A burst
+    worker sweeps once, before it starts, so it also sends what was lost."""
     from consult.jobs import RQQueue
 
     install()
@@ -92,6 +93,10 @@ def start_for_worker(settings: Settings) -> dispatch.WorkerSweeper | None:
         return None
     database = dispatch.worker_database(settings.database.url)
     policy = DeliveryPolicy.from_settings(settings)
+    if burst:
+        sweep(database, dispatcher, policy)
+        database.dispose()
+        return None
     return dispatch.WorkerSweeper(
         lambda now: sweep(database, dispatcher, policy, now=now),
         settings.notifications.sweep_seconds,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,6 +22,7 @@ from sync.notifications import dispatch
 from sync.notifications.errors import NotificationNotFound, UnknownRecipient
 from sync.notifications.models import (
     CANCELLED,
+    FAILED,
     PENDING,
     Notification,
     OutboxMessage,
@@ -294,9 +295,10 @@ def list_notifications(
     limit: int = 50,
     before_id: int | None = None,
 ) -> list[Notification]:
-    """``user_id``'s visible notifications, newest first; ``state`` is all, unread
-    or read; ``before_id`` pages backwards. Assumes ``state`` is one of
-    :data:`STATES` and ``limit`` is positive (the views check)."""
+    """``user_id``'s visible notifications, newest first (by when they became
+    visible); ``state`` is all, unread or read; ``before_id`` continues after that
+    notification of the same list. Assumes ``state`` is one of :data:`STATES` and
+    ``limit`` is positive (the views check)."""
     now = now or utcnow()
     query = select(Notification).where(*_visible(user_id, now))
     if state == "unread":
@@ -304,7 +306,19 @@ def list_notifications(
     elif state == "read":
         query = query.where(Notification.read_at.is_not(None))
     if before_id is not None:
-        query = query.where(Notification.id < before_id)
+        anchor = session.scalar(
+            select(Notification.visible_from).where(
+                Notification.id == before_id, Notification.recipient_id == user_id
+            )
+        )
+        if anchor is None:
+            return []
+        query = query.where(
+            or_(
+                Notification.visible_from < anchor,
+                and_(Notification.visible_from == anchor, Notification.id < before_id),
+            )
+        )
     query = query.order_by(Notification.visible_from.desc(), Notification.id.desc()).limit(limit)
     return list(session.scalars(query))
 
@@ -351,13 +365,65 @@ def mark_all_read(session: Session, user_id: int, *, now: datetime | None = None
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+# --- permanent failures, as the professional sees them ---------------------------------
+
+
+def _failures_visible_to(professional_id: int) -> Any:
+    from booking.models import Booking
+
+    return or_(
+        OutboxMessage.recipient_id == professional_id,
+        OutboxMessage.booking_id.in_(
+            select(Booking.id).where(Booking.professional_id == professional_id)
+        ),
+    )
+
+
+def failures_for(session: Session, professional_id: int, *, limit: int = 50) -> list[OutboxMessage]:
+    """Emails about the professional's bookings (or to the professional) that
+    failed for good, latest first."""
+    return list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.status == FAILED, _failures_visible_to(professional_id))
+            .order_by(OutboxMessage.failed_at.desc(), OutboxMessage.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def retry_failed(
+    session: Session, professional_id: int, outbox_id: int, *, now: datetime | None = None
+) -> OutboxMessage:
+    """Put a failed email the professional can see back in the queue with fresh
+    attempts (after the address or the server was fixed) and return it;
+    NotificationNotFound when there is no such failed email for them."""
+    now = now or utcnow()
+    row = session.scalar(
+        select(OutboxMessage).where(
+            OutboxMessage.id == outbox_id,
+            OutboxMessage.status == FAILED,
+            _failures_visible_to(professional_id),
+        )
+    )
+    if row is None:
+        raise NotificationNotFound("No such failed email.")
+    row.status, row.failed_at, row.attempts = PENDING, None, 0
+    row.next_attempt_at = now
+    session.flush()
+    dispatch.note_pending(session, row.id, now)
+    return row
+
+
 __all__ = [
     "CalendarPart",
     "cancel_pending",
+    "failures_for",
     "list_notifications",
     "mark_all_read",
     "mark_read",
     "notify",
     "record",
+    "retry_failed",
     "unread_count",
 ]

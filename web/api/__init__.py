@@ -18,6 +18,7 @@ from web.api import (  # noqa: E402,F401
     auth,  # noqa: E402,F401  (registers routes)
     bookings,
     feed,
+    notifications,
     scheduling,
 )
 from web.api import external_calendars  # noqa: E402,F401
