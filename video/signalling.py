@@ -49,7 +49,7 @@ from accounts.models import User
 from consult.db import Database, utcnow
 from video.bus import SignalBus, Subscription
 from video.config import VideoConfig
-from video.errors import InvalidMessage, RelayError, RoomNotOpen, VideoError
+from video.errors import InvalidMessage, RelayError, RoomClosed, RoomNotOpen, VideoError
 from video.ice import peer_ice_config, relay_ice_config
 from video.relay_client import RelayPort
 from video.rooms import Role, check_room_access
@@ -251,13 +251,40 @@ class RoomConnection:
         self._publish({"type": "hello", **self._me_fields()})
 
     def _ping(self, _message: dict[str, Any]) -> None:
-        if self.closes_at is not None and self.clock() >= self.closes_at:
-            self.send({"type": "room-closed", "message": "The room has closed. Thank you!"})
+        problem = self._still_open()
+        if problem is not None:
+            self.send({"type": "room-closed", "message": problem})
             self.open = False
             self._close()
             return
         self._mark_present()
         self.send({"type": "pong"})
+
+    def _still_open(self) -> str | None:
+        """None while the room may stay open, else why not. Reads the booking again on
+        every heartbeat, so a cancellation or a move ends the call within one beat."""
+        assert self.me is not None
+        now = self.clock()
+        try:
+            with self.database.session(readonly=True) as session:
+                user = session.get(User, self.me.user_id)
+                if user is None:
+                    return "Your account no longer exists."
+                access = check_room_access(
+                    session,
+                    user,
+                    self.booking_id,
+                    now,
+                    (self.config.open_before, self.config.close_after),
+                )
+                self.closes_at = access.window.closes_at
+        except RoomNotOpen:
+            return "This booking was moved; the room opens again shortly before the new time."
+        except VideoError as error:
+            if isinstance(error, RoomClosed) and error.message == RoomClosed.message:
+                return "The room has closed. Thank you!"
+            return error.message
+        return None
 
     def _signal(self, message: dict[str, Any]) -> None:
         to, data = message.get("to"), message.get("data")

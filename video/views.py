@@ -81,6 +81,8 @@ def session_page(booking_id: int) -> Any:
             "otherName": access.other.name,
             "maxLength": config.message_max_length,
             "messagesUrl": url_for("video.messages_page", booking_id=booking_id),
+            # Message times are shown in the person's own zone, like the rest of the page.
+            "zone": zone.key,
         },
         form=EmptyForm(),
     )

@@ -19,22 +19,21 @@ from tests.video.relay_process import free_port, relay_process
 from video.client import RoomClient
 from video.config import VideoConfig
 
-RELAY_PORT = free_port()
-
 
 @pytest.fixture(scope="module")
 def relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data = tmp_path_factory.mktemp("relay")
+    port = free_port()
     with relay_process(
         data,
         TEST_SECRET_KEY,
-        RELAY_PORT,
+        port,
         relay_max_width="320",
         relay_max_height="180",
         relay_max_fps="10",
         relay_max_sessions="1",
     ):
-        yield f"http://127.0.0.1:{RELAY_PORT}"
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture

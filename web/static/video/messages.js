@@ -18,7 +18,7 @@ async function poll() {
     item.id = `m${message.id}`;
     const meta = document.createElement("span");
     meta.className = "message-meta";
-    meta.textContent = `${message.sender_name} · ${new Date(message.created_at).toLocaleString([], { day: "2-digit", month: "short", hour: "2-digit", minute: "2-digit" })}`;
+    meta.textContent = `${message.sender_name} · ${new Date(message.created_at).toLocaleString([], { day: "2-digit", month: "short", hour: "2-digit", minute: "2-digit", hour12: false, timeZone: list.dataset.zone })}`;
     const body = document.createElement("span");
     body.className = "message-body";
     body.innerHTML = message.html; // escaped by the server, links added safely

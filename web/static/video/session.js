@@ -541,7 +541,12 @@ function addMessage(message) {
   item.dataset.id = message.id;
   const meta = document.createElement("span");
   meta.className = "message-meta";
-  const time = new Date(message.created_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  const time = new Date(message.created_at).toLocaleTimeString([], {
+    hour: "2-digit",
+    minute: "2-digit",
+    hour12: false,
+    timeZone: config.zone,
+  });
   meta.textContent = `${message.sender_name} · ${time}`;
   const body = document.createElement("span");
   body.className = "message-body";
