@@ -232,12 +232,14 @@ class Relay:
             room = self.rooms[room_id] = RelayRoom(room_id)
         if not room.peers:
             self.load.sessions_total += 1
-        previous = room.peers.pop(role, None)
-        if previous is not None:
-            await self._close_peer(room, previous)
+        # Rooms and peers change only between awaits, never across one: two requests
+        # for one room (an offer and a close) may interleave at every await below.
+        previous = room.peers.get(role)
         pc = RTCPeerConnection(self._ice())
         peer = RelayPeer(session_id, pc)
         room.peers[role] = peer
+        if previous is not None:
+            await self._close_peer(room, previous)
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
@@ -255,10 +257,16 @@ class Relay:
             if pc.connectionState in ("failed", "closed") and room.peers.get(role) is peer:
                 await self.close(room_id, role, session_id)
 
-        await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
-        for transceiver in pc.getTransceivers():
-            pc.addTrack(RelayedTrack(self, room, other_role(role), transceiver.kind))
-        await pc.setLocalDescription(await pc.createAnswer())
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+            if not pc.getTransceivers():
+                raise ValueError("the offer has no audio or video")
+            for transceiver in pc.getTransceivers():
+                pc.addTrack(RelayedTrack(self, room, other_role(role), transceiver.kind))
+            await pc.setLocalDescription(await pc.createAnswer())
+        except Exception:
+            await self.close(room_id, role, session_id)
+            raise
         log.info(
             "relay room %s: %s joined (%d sessions of %d)",
             room_id,
@@ -296,10 +304,10 @@ class Relay:
         if room is None or peer is None:
             return
         del room.peers[role]
-        await self._close_peer(room, peer)
         if not room.peers:
             del self.rooms[room_id]
             log.info("relay room %s closed (%d sessions)", room_id, self.sessions)
+        await self._close_peer(room, peer)
 
     async def _close_peer(self, room: RelayRoom, peer: RelayPeer) -> None:
         for source in peer.sources.values():

@@ -118,7 +118,7 @@ def test_frames_flow_through_the_relay_when_no_direct_path_exists(
     asyncio.run(scenario())
 
 
-def test_the_relay_api_wants_its_key(relay: str) -> None:
+def test_the_relay_api_wants_its_key_and_sane_requests(relay: str) -> None:
     response = requests.get(
         f"{relay}/status", headers={"Authorization": "Bearer guess"}, timeout=30
     )
@@ -127,3 +127,41 @@ def test_the_relay_api_wants_its_key(relay: str) -> None:
         f"{relay}/rooms/1/client/offer", json={"session": "s", "sdp": "v=0"}, timeout=30
     )
     assert response.status_code == 401
+
+    key = VideoConfig(secret_key=TEST_SECRET_KEY, base_url="").relay_api_key
+    headers = {"Authorization": f"Bearer {key}"}
+    response = requests.post(
+        f"{relay}/rooms/1/client/offer",
+        json={"session": "s", "sdp": "hello"},
+        headers=headers,
+        timeout=30,
+    )
+    assert response.status_code == 400 and response.json()["code"] == "bad_sdp"
+    response = requests.post(
+        f"{relay}/rooms/1/client/offer",
+        json={"session": "s", "sdp": "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\nnonsense\r\n"},
+        headers=headers,
+        timeout=30,
+    )
+    assert response.status_code == 400 and response.json()["code"] == "bad_sdp"
+    response = requests.post(
+        f"{relay}/rooms/1/guest/offer",
+        json={"session": "s", "sdp": "v=0"},
+        headers=headers,
+        timeout=30,
+    )
+    assert response.status_code == 404
+    response = requests.post(f"{relay}/rooms/1/client/close", data="{", headers=headers, timeout=30)
+    assert response.status_code == 400
+    response = requests.post(
+        f"{relay}/rooms/1/client/candidate",
+        json={
+            "session": "s",
+            "candidate": {"candidate": "candidate:1 1 udp 1 192.0.2.9 9 typ host"},
+        },
+        headers=headers,
+        timeout=30,
+    )
+    assert response.json() == {"accepted": False}  # no such peer
+    # Nothing was left behind by the bad offers.
+    assert requests.get(f"{relay}/status", headers=headers, timeout=30).json()["sessions"] == 0

@@ -219,6 +219,13 @@ async function connectSocket() {
   } catch {
     return scheduleReconnect();
   }
+  if (response.redirected || !(response.headers.get("Content-Type") || "").includes("json")) {
+    // Signed out meanwhile (the join endpoint redirected to the sign-in page).
+    room.finished = true;
+    setState("closed", "Signed out");
+    showProblem("room-problem", "Your sign-in has expired. Reload the page and sign in to rejoin.");
+    return;
+  }
   const body = await response.json().catch(() => ({}));
   if (!response.ok) {
     const error = body.error || {};
