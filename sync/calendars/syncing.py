@@ -331,7 +331,12 @@ def _apply(session: Session, settings: Settings, run: _Run, now: datetime) -> Sy
             mirror_path=run.mirror_path,
             changes=changes,
         )
-        connection.last_warning = changes.findings.summary()
+        # A complete listing says everything about the source; a delta only about what
+        # changed, so an earlier warning (an event still mirrored with a guessed zone)
+        # stays until a delta brings a new one or a full sync clears it.
+        warning = changes.findings.summary()
+        if warning or result.complete:
+            connection.last_warning = warning
     for column, value in (
         ("sync_token", result.new_sync_token),
         ("http_etag", result.new_http_etag),

@@ -64,6 +64,8 @@ def parse_feed(text: str) -> list[icalendar.Calendar]:
     except Exception as error:  # icalendar raises ValueError, KeyError, IndexError, ...
         raise SourceDataError(f"The feed is not valid iCalendar data: {error}"[:300]) from error
     calendars = [c for c in parsed if getattr(c, "name", "") == "VCALENDAR"]
+    if not calendars and "BEGIN:VCALENDAR" in stripped.upper():
+        raise SourceDataError("The feed is not valid iCalendar data: it is cut off or malformed.")
     if not calendars:
         raise SourceDataError("The feed contains no calendar (no BEGIN:VCALENDAR).")
     return calendars

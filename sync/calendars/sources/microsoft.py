@@ -4,11 +4,11 @@ A delta query over the calendar view returns every occurrence in a time window
 (recurring series arrive expanded, one event per occurrence), then an
 ``@odata.deltaLink`` that later returns only what changed, deletions as
 ``@removed`` entries. The window is fixed when the delta starts, so it is started
-again (a full listing) once its start is more than :data:`WINDOW_RESTART` old:
-from :data:`~sync.calendars.events.HISTORY` before now to :data:`WINDOW_AHEAD`
-after. Graph returns times in UTC unless asked otherwise, but accepts and returns
-Windows zone names (``W. Europe Standard Time``), which
-:mod:`sync.calendars.timezones` maps to IANA.
+again (a full listing) :data:`WINDOW_RESTART` after it began, covering
+:data:`~sync.calendars.events.HISTORY` before then to :data:`WINDOW_AHEAD` after.
+Graph returns times in UTC unless asked otherwise, but accepts and returns Windows
+zone names (``W. Europe Standard Time``), which :mod:`sync.calendars.timezones`
+maps to IANA.
 
 Write-back creates the booking's event with a ``transactionId`` (Graph's
 idempotency key for creation), then updates it with PATCH and removes it with
@@ -156,7 +156,7 @@ class MicrosoftSource:
         if (
             not delta_link
             or window_start is None
-            or now - window_start > WINDOW_RESTART
+            or now - window_start > HISTORY + WINDOW_RESTART
             or not self._own(delta_link)
         ):
             delta_link = ""

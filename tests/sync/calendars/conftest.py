@@ -73,9 +73,10 @@ def sync_settings(google: GoogleStandIn, graph: GraphStandIn, **extra: str) -> d
 
 
 @pytest.fixture
-def sync_overrides() -> dict[str, str]:
-    """Override in a module to change ``[sync]`` settings beyond the stand-ins'."""
-    return {}
+def sync_overrides(request: pytest.FixtureRequest) -> dict[str, str]:
+    """More ``[sync]`` settings: override in a module, or per test with
+    ``@pytest.mark.parametrize("sync_overrides", [{...}], indirect=True)``."""
+    return dict(getattr(request, "param", {}))
 
 
 @pytest.fixture

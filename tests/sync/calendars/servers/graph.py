@@ -46,6 +46,7 @@ class GraphStandIn:
         self.transactions: dict[str, str] = {}
         self.ids = itertools.count(1)
         self.delta_calls: list[str] = []
+        self.max_page = 100  # Graph may send fewer than the client's odata.maxpagesize
         self.lock = threading.Lock()
         self.served = ServedApp(self._app())
         self.url = self.served.url
@@ -145,9 +146,9 @@ class GraphStandIn:
         args = request.args
         self.delta_calls.append(request.full_path)
         prefer = request.headers.get("Prefer", "")
-        size = 100
+        size = self.max_page
         if "odata.maxpagesize=" in prefer:
-            size = int(prefer.split("odata.maxpagesize=")[1].split(",")[0])
+            size = min(size, int(prefer.split("odata.maxpagesize=")[1].split(",")[0]))
         start, end = _parse(args["startDateTime"]), _parse(args["endDateTime"])
         window = {"startDateTime": args["startDateTime"], "endDateTime": args["endDateTime"]}
         with self.lock:

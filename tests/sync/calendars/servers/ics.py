@@ -48,7 +48,10 @@ class IcsServer:
                 name = self.path.split("?", 1)[0].lstrip("/").removesuffix(".ics")
                 with server.lock:
                     feed = server.feeds.get(name)
-                status = server.respond(self, feed)
+                try:
+                    status = server.respond(self, feed)
+                except (BrokenPipeError, ConnectionResetError):
+                    status = 499  # the client gave up (a timeout test)
                 with server.lock:
                     server.requests[(name, status)] += 1
 
