@@ -4,6 +4,7 @@ tests see the whole schema. Packages add their model modules here."""
 from __future__ import annotations
 
 import accounts.models  # noqa: F401
+import accounts.profiles  # noqa: F401
 import booking.models  # noqa: F401
 import caldav_server.models  # noqa: F401
 import sync.calendars.models  # noqa: F401
