@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     import booking
     from web import accounts, api, booking_pages, dav, errors, extensions, feeds, home, session
+    from web.pages import init_app as init_pages
 
     booking.install()
 
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(feeds.bp)
     app.register_blueprint(booking_pages.bp)
+    init_pages(app)
     dav.init_app(app, settings)
     from web import notifications
 

@@ -9,6 +9,7 @@ from zoneinfo import available_timezones
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
+from wtforms.fields.choices import SelectChoice
 
 from accounts import services
 from accounts.errors import EmailTaken, InvalidCredentials, TooManyAttempts, ValidationError
@@ -42,7 +43,7 @@ def _form_errors_into(form: Any, fields: dict[str, str]) -> None:
 @bp.route("/register", methods=["GET", "POST"])
 def register() -> Any:
     form = RegisterForm()
-    form.timezone.choices = [(zone, zone.replace("_", " ")) for zone in _TIMEZONES]
+    form.timezone.choices = [SelectChoice(zone, zone.replace("_", " ")) for zone in _TIMEZONES]
     if request.method == "GET":
         form.role.data = request.args.get("role", "client")
     if form.validate_on_submit():
@@ -66,6 +67,10 @@ def register() -> Any:
             form.email.errors = [*form.email.errors, error.message]
         else:
             login_user(LoginUser(user))
+            if user.is_professional:
+                # Straight into onboarding: profile, first service, weekly hours.
+                flash("Welcome! Three short steps and clients can book you.", "success")
+                return redirect(_safe_next(url_for("pro.welcome")))
             flash("Welcome! Your account is ready.", "success")
             return redirect(_safe_next(url_for("home.index")))
     status = 422 if form.errors or form.form_errors else 200

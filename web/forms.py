@@ -1,11 +1,28 @@
-"""Flask-WTF forms for the account pages (CSRF comes with every FlaskForm)."""
+"""Flask-WTF forms for the account, booking and professional pages (CSRF comes with
+every FlaskForm). Business rules live in the services; these only carry the input."""
 
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, RadioField, SelectField, StringField
-from wtforms.validators import DataRequired, Email, Length
+from flask_wtf.file import FileField
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    IntegerField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    TimeField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
 
+from accounts.profiles import CATEGORIES, LANGUAGES, MAX_BIO, MAX_HEADLINE
 from accounts.services import MAX_PASSWORD_LENGTH
 
 
@@ -18,8 +35,8 @@ class RegisterForm(FlaskForm):
     role = RadioField(
         "I am joining as",
         choices=[
-            ("client", "A client: I want to book sessions"),
-            ("professional", "A professional: I offer sessions"),
+            SelectChoice("client", "A client: I want to book sessions"),
+            SelectChoice("professional", "A professional: I offer sessions"),
         ],
         default="client",
     )
@@ -46,3 +63,90 @@ class AppPasswordForm(FlaskForm):
 
 class EmptyForm(FlaskForm):
     """A form with only the CSRF token, for buttons such as sign out and revoke."""
+
+
+# --- professional pages -----------------------------------------------------------------
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """Checkboxes for a multiple choice (each one labelled, keyboard reachable)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class ProfileForm(FlaskForm):
+    headline = StringField("Headline", validators=[Length(max=MAX_HEADLINE)])
+    bio = TextAreaField("About you", validators=[Length(max=MAX_BIO)])
+    categories = MultiCheckboxField(
+        "What you offer",
+        choices=[SelectChoice(key, label) for key, label in CATEGORIES.items()],
+        validate_choice=False,
+    )
+    languages = MultiCheckboxField(
+        "Languages you hold sessions in",
+        choices=[SelectChoice(key, label) for key, label in LANGUAGES.items()],
+        validate_choice=False,
+    )
+    timezone = SelectField("Your time zone", choices=[], validate_choice=False)
+    photo = FileField("Upload a new photo")
+    remove_photo = BooleanField("Remove the current photo")
+
+
+class ServiceForm(FlaskForm):
+    kind = RadioField(
+        "Type",
+        choices=[
+            SelectChoice("one_on_one", "One-on-one: one client at a time"),
+            SelectChoice("group", "Group class: several people in scheduled sessions"),
+        ],
+        default="one_on_one",
+        validate_choice=False,
+    )
+    title = StringField("Title", validators=[Length(max=120)])
+    description = TextAreaField("Description", validators=[Length(max=5000)])
+    duration_minutes = IntegerField(
+        "Length (minutes)", default=50, validators=[InputRequired("Give the length.")]
+    )
+    price = StringField("Price", default="0")
+    currency = SelectField("Currency", choices=[], default="EUR", validate_choice=False)
+    capacity = IntegerField("Places per session", validators=[Optional()])
+    buffer_before_minutes = IntegerField(
+        "Buffer before (minutes)", default=0, validators=[Optional()]
+    )
+    buffer_after_minutes = IntegerField(
+        "Buffer after (minutes)", default=0, validators=[Optional()]
+    )
+    min_notice_hours = IntegerField("Notice needed (hours)", default=0, validators=[Optional()])
+    horizon_days = IntegerField("Bookable ahead (days)", default=60, validators=[Optional()])
+    daily_max = IntegerField("Most bookings a day", validators=[Optional()])
+    step_minutes = IntegerField("Start every (minutes)", validators=[Optional()])
+    is_published = BooleanField("Published: clients can find and book it", default=True)
+
+
+class SessionForm(FlaskForm):
+    day = DateField("Date", validators=[InputRequired("Pick a date.")])
+    time = TimeField("Start time", validators=[InputRequired("Pick a time.")])
+    repeat = SelectField(
+        "Repeats",
+        choices=[
+            SelectChoice("none", "Once"),
+            SelectChoice("weekly", "Every week"),
+            SelectChoice("daily", "Every day"),
+        ],
+        default="none",
+        validate_choice=False,
+    )
+    count = IntegerField("Number of sessions", default=10, validators=[Optional()])
+
+
+class BookingForm(FlaskForm):
+    """The booking form; name, email and password only matter for a visitor without
+    an account (checked in the view, where that is known)."""
+
+    note = TextAreaField(
+        "Anything the professional should know? (optional)", validators=[Length(max=2000)]
+    )
+    name = StringField("Your name", validators=[Length(max=120)])
+    email = EmailField("Email", validators=[Length(max=254)])
+    password = PasswordField("Choose a password", validators=[Length(max=MAX_PASSWORD_LENGTH)])

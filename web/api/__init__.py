@@ -19,6 +19,7 @@ from web.api import (  # noqa: E402,F401
     bookings,
     feed,
     notifications,
+    professionals,
     scheduling,
 )
 from web.api import external_calendars  # noqa: E402,F401

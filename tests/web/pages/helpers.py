@@ -1,0 +1,113 @@
+"""Helpers for page and search tests: professionals with a profile, hours and
+services; signing in through the real forms with CSRF on."""
+
+from __future__ import annotations
+
+import re
+import struct
+import zlib
+from typing import Any
+
+from accounts import profiles
+from accounts.models import User
+from consult.db import Database, utcnow
+from tests.conftest import TEST_PASSWORD
+from tests.factories import WORKWEEK, bearer, one_on_one
+
+EVERY_DAY = {day: [["00:00", "24:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+WEEKEND = {
+    **{day: [] for day in WORKWEEK},
+    "sat": [["09:00", "12:00"]],
+    "sun": [["09:00", "12:00"]],
+}
+
+
+def make_professional(
+    client: Any,
+    database: Database,
+    make_user: Any,
+    *,
+    name: str,
+    zone: str = "Europe/Berlin",
+    weekly: dict[str, Any] | None = None,
+    overrides: list[dict[str, Any]] | None = None,
+    headline: str = "",
+    bio: str = "",
+    categories: tuple[str, ...] = (),
+    languages: tuple[str, ...] = ("en",),
+    services: list[dict[str, Any]] | None = None,
+) -> tuple[Any, dict[str, str], list[dict[str, Any]]]:
+    """A professional with a profile, open hours and services (through the API and the
+    profile service). Returns (user, bearer headers, service JSONs)."""
+    user = make_user(role="professional", name=name, timezone=zone)
+    headers = bearer(database, user)
+    response = client.put(
+        "/api/v1/availability",
+        json={"timezone": zone, "weekly": weekly or WORKWEEK, "overrides": overrides or []},
+        headers=headers,
+    )
+    assert response.status_code == 200, response.get_json()
+    created = []
+    for payload in services if services is not None else [one_on_one()]:
+        made = client.post("/api/v1/services", json=payload, headers=headers)
+        assert made.status_code == 201, made.get_json()
+        created.append(made.get_json())
+    if headline or bio or categories:
+        with database.session() as session:
+            account = session.get(User, user.id)
+            assert account is not None
+            data = profiles.ProfileInput(headline, bio, categories, languages, zone)
+            profiles.save_profile(session, account, data, utcnow())
+    return user, headers, created
+
+
+def csrf_token(client: Any, path: str) -> str:
+    """The CSRF token of the form on ``path`` (as a browser would read it)."""
+    page = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
+        r'name="csrf_token" value="([^"]+)"', page
+    )
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def login(client: Any, user: Any, password: str = TEST_PASSWORD) -> None:
+    response = client.post(
+        "/login",
+        data={
+            "csrf_token": csrf_token(client, "/login"),
+            "email": user.email,
+            "password": password,
+        },
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+
+
+def png_bytes(width: int = 4, height: int = 3) -> bytes:
+    """A real, decodable PNG of ``width`` × ``height`` blue pixels."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(b"\x00" + b"\x1d\x4e\xd8" * width for _ in range(height))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def jpeg_header(width: int = 640, height: int = 480) -> bytes:
+    """The start of a baseline JPEG (SOI, JFIF APP0, SOF0 with the picture size)."""
+    app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    sof0 = b"\xff\xc0" + struct.pack(">HBHHB", 17, 8, height, width, 3) + b"\x01\x22\x00" * 3
+    return b"\xff\xd8" + app0 + sof0 + b"\xff\xd9"
+
+
+def webp_header(width: int = 300, height: int = 200) -> bytes:
+    """A VP8X WebP header with the canvas size."""
+    payload = b"VP8X" + struct.pack("<I", 10) + b"\x00\x00\x00\x00"
+    payload += (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
+    return b"RIFF" + struct.pack("<I", len(payload) + 4) + b"WEBP" + payload
