@@ -36,6 +36,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
@@ -180,10 +181,16 @@ def deliver_message(
     return _record_sent(database, outbox_id, token, now)
 
 
+# Both recording transactions write the attempt row before touching the outbox
+# row: every transaction that writes both tables takes their locks in one order.
+
+
 def _record_sent(database: Database, outbox_id: int, token: str, now: datetime | None) -> Result:
-    # The duplicate window is this transaction: keep it one UPDATE and one INSERT.
+    # The duplicate window is this transaction: keep it one INSERT and one UPDATE.
     sent_at = now or utcnow()
     with database.session() as session:
+        session.add(DeliveryAttempt(message_id=outbox_id, attempted_at=sent_at, outcome="sent"))
+        session.flush()
         result = session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == outbox_id, OutboxMessage.claim_token == token)
@@ -192,7 +199,6 @@ def _record_sent(database: Database, outbox_id: int, token: str, now: datetime |
             )
             .execution_options(synchronize_session=False)
         )
-        session.add(DeliveryAttempt(message_id=outbox_id, attempted_at=sent_at, outcome="sent"))
     if result.rowcount != 1:  # type: ignore[attr-defined]
         log.warning("message %s was sent after its lease expired; it may go out twice", outbox_id)
     return Result(Outcome.SENT)
@@ -209,36 +215,47 @@ def _record_failure(
 ) -> Result:
     at = now or utcnow()
     permanent = isinstance(error, PermanentMailError) or attempts >= policy.max_attempts
+    detail = error.message[:2000]
+    next_attempt_at = at + policy.backoff(attempts, outbox_id)
+    changes: dict[str, Any] = {"claimed_until": None, "claim_token": None, "last_error": detail}
+    if permanent:
+        changes.update(status=FAILED, failed_at=at)
+    else:
+        changes.update(next_attempt_at=next_attempt_at)
     with database.session() as session:
-        row = session.get(OutboxMessage, outbox_id)
-        if row is None or row.claim_token != token:
-            return Result(Outcome.SKIPPED)
-        row.claimed_until = row.claim_token = None
-        row.last_error = error.message[:2000]
         session.add(
             DeliveryAttempt(
                 message_id=outbox_id,
                 attempted_at=at,
                 outcome="failed" if permanent else "retry",
                 smtp_code=error.code,
-                detail=error.message[:2000],
+                detail=detail,
             )
         )
-        if permanent:
-            row.status, row.failed_at = FAILED, at
-            log.error("email %s to %s failed for good: %s", outbox_id, row.to_address, error)
-            _tell_professional(session, row, policy)
-            return Result(Outcome.FAILED)
-        row.next_attempt_at = at + policy.backoff(attempts, outbox_id)
+        session.flush()
+        result = session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == outbox_id, OutboxMessage.claim_token == token)
+            .values(**changes)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return Result(Outcome.SKIPPED)  # the lease ran out; the new holder decides
+    if not permanent:
         log.warning(
-            "email %s to %s: attempt %d failed (%s); next at %s",
+            "email %s: attempt %d failed (%s); next at %s",
             outbox_id,
-            row.to_address,
             attempts,
             error,
-            row.next_attempt_at.isoformat(),
+            next_attempt_at.isoformat(),
         )
-        return Result(Outcome.RETRY, row.next_attempt_at)
+        return Result(Outcome.RETRY, next_attempt_at)
+    log.error("email %s failed for good after %d attempt(s): %s", outbox_id, attempts, error)
+    with database.session() as session:
+        row = session.get(OutboxMessage, outbox_id)
+        if row is not None:
+            _tell_professional(session, row, policy)
+    return Result(Outcome.FAILED)
 
 
 def _tell_professional(session: Session, row: OutboxMessage, policy: DeliveryPolicy) -> None:

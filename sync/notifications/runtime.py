@@ -94,8 +94,12 @@ def start_for_worker(settings: Settings, *, burst: bool = False) -> dispatch.Wor
     database = dispatch.worker_database(settings.database.url)
     policy = DeliveryPolicy.from_settings(settings)
     if burst:
-        sweep(database, dispatcher, policy)
-        database.dispose()
+        try:
+            sweep(database, dispatcher, policy)
+        except Exception:  # the jobs in the queue still deserve to run
+            log.exception("notifications: the sweep before the burst failed")
+        finally:
+            database.dispose()
         return None
     return dispatch.WorkerSweeper(
         lambda now: sweep(database, dispatcher, policy, now=now),
