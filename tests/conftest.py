@@ -184,12 +184,13 @@ def settings(
 
 
 @pytest.fixture
-def app(settings: Settings) -> Any:
-    from web import create_app
+def app(settings: Settings) -> Iterator[Any]:
+    from web import create_app, shutdown_app
 
     application = create_app(settings)
     application.config.update(TESTING=True)
-    return application
+    yield application
+    shutdown_app(application)
 
 
 @pytest.fixture
@@ -208,8 +209,11 @@ class LiveServer:
     server: BaseWSGIServer
 
     def stop(self) -> None:
+        from web import shutdown_app
+
         self.server.shutdown()
         self.server.server_close()
+        shutdown_app(self.app)
 
 
 def start_live_server(settings_factory: Callable[[str], Settings]) -> LiveServer:

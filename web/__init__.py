@@ -7,6 +7,7 @@ under ``/api/v1``, and the embedded CalDAV server mounted at ``/dav``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -49,6 +50,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["consult.settings"] = settings
     app.extensions["consult.database"] = database
     app.extensions["consult.jobs"] = create_job_queue(settings.redis.url)
+    # Stop functions of background threads this app started (see shutdown_app).
+    app.extensions["consult.shutdown"] = []
+    shutdown = getattr(app.extensions["consult.jobs"], "shutdown", None)
+    if shutdown is not None:
+        on_shutdown(app, shutdown)
     set_job_settings(settings)
 
     import booking
@@ -79,6 +85,22 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     _log_startup(settings, app)
     return app
+
+
+def on_shutdown(app: Flask, stop: Callable[[], None]) -> None:
+    """Register ``stop`` to run when the app is shut down (its background threads)."""
+    app.extensions["consult.shutdown"].append(stop)
+
+
+def shutdown_app(app: Flask) -> None:
+    """Stop what the app started in the background, newest first. For tests and for
+    servers that embed the app; a process that exits needs nothing."""
+    for stop in reversed(app.extensions.get("consult.shutdown", [])):
+        try:
+            stop()
+        except Exception:  # one failing stop must not keep the others running
+            log.exception("stopping %r failed", stop)
+    app.extensions["consult.shutdown"] = []
 
 
 def _secure_cookies(settings: Settings) -> bool:
