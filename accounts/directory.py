@@ -442,23 +442,31 @@ def search(session: Session, query: SearchQuery, now: datetime) -> SearchResult:
     fingerprints = _fingerprints(session, batch)
     window = query.window(now)
     kept: list[tuple[int, datetime | None]] = []
+    by_next_free = query.sort == "next_free"
     for row in rows:
         user = batch.users[row.id]
         offered = batch.services.get(row.id, [])
         fingerprint = fingerprints[row.id]
-        next_free = next_free_slot(session, user, offered, now, fingerprint)
+        # The date filter alone does not need the next free slot: it is computed for
+        # the page's professionals only, unless it decides the order.
+        next_free = next_free_slot(session, user, offered, now, fingerprint, compute=by_next_free)
         if query.filters_by_time:
             if window is None or not has_free_slot(
                 session, user, offered, window, now, fingerprint, next_free
             ):
                 continue
         kept.append((row.id, next_free))
-    if query.sort == "next_free":
+    if by_next_free:
         far = now + timedelta(days=100 * 365)
         order = {row.id: index for index, row in enumerate(rows)}
         kept.sort(key=lambda item: (item[1] is None, item[1] or far, order[item[0]]))
     page = kept[(query.page - 1) * PER_PAGE : query.page * PER_PAGE]
-    hits = [_hit(batch, user_id, next_free, ranks[user_id]) for user_id, next_free in page]
+    hits = []
+    for user_id, next_free in page:
+        if not by_next_free:
+            user, offered = batch.users[user_id], batch.services.get(user_id, [])
+            next_free = next_free_slot(session, user, offered, now, fingerprints[user_id])
+        hits.append(_hit(batch, user_id, next_free, ranks[user_id]))
     return SearchResult(hits, query.page, PER_PAGE, len(kept), truncated)
 
 
@@ -634,14 +642,17 @@ def next_free_slot(
     services: Sequence[Service],
     now: datetime,
     fingerprint: str,
+    *,
+    compute: bool = True,
 ) -> datetime | None:
     """The start of the professional's first bookable slot among ``services`` within
-    the look-ahead of :data:`NEXT_FREE_STEPS`, or None."""
+    the look-ahead of :data:`NEXT_FREE_STEPS`, or None. With ``compute=False`` only a
+    cached answer is returned (None when there is none)."""
     if not services or professional.principal is None:
         return None
     key: _Key = (professional.id, fingerprint, tuple(s.id for s in services), "next")
     found, value = _cached(key, now)
-    if found:
+    if found or not compute:
         return value
     start = now
     result: datetime | None = None
@@ -671,13 +682,14 @@ def has_free_slot(
     cached next free slot answers most cases without computing anything."""
     if not services or professional.principal is None:
         return False
+    next_key: _Key = (professional.id, fingerprint, tuple(s.id for s in services), "next")
     if next_free is not None:
         if window.contains_instant(next_free):
             return True
         if next_free >= window.end:
             return False
-    elif window.end <= now + NEXT_FREE_STEPS[-1]:
-        return False  # nothing at all in the whole look-ahead
+    elif window.end <= now + NEXT_FREE_STEPS[-1] and _cached(next_key, now)[0]:
+        return False  # known: nothing at all in the whole look-ahead
     key: _Key = (
         professional.id,
         fingerprint,

@@ -269,14 +269,24 @@ def _replace_rows(
     categories: Sequence[str],
     languages: Sequence[str],
 ) -> None:
-    if list(categories) != profile.categories:
-        profile.category_rows = [
-            ProfileCategory(user_id=profile.user_id, category=key) for key in categories
-        ]
-    if list(languages) != profile.languages:
-        profile.language_rows = [
-            ProfileLanguage(user_id=profile.user_id, language=key) for key in languages
-        ]
+    """Keep the rows that stay, drop the others, add the new ones (no delete and
+    re-insert of the same key in one flush)."""
+    wanted_categories = list(dict.fromkeys(categories))
+    kept = [row for row in profile.category_rows if row.category in wanted_categories]
+    have = {row.category for row in kept}
+    profile.category_rows = kept + [
+        ProfileCategory(user_id=profile.user_id, category=key)
+        for key in wanted_categories
+        if key not in have
+    ]
+    wanted_languages = list(dict.fromkeys(languages))
+    kept_languages = [row for row in profile.language_rows if row.language in wanted_languages]
+    have = {row.language for row in kept_languages}
+    profile.language_rows = kept_languages + [
+        ProfileLanguage(user_id=profile.user_id, language=key)
+        for key in wanted_languages
+        if key not in have
+    ]
 
 
 def _move_hours_to_zone(session: Session, user: User, zone: str, now: datetime) -> None:

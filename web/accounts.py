@@ -69,7 +69,7 @@ def register() -> Any:
             login_user(LoginUser(user))
             if user.is_professional:
                 # Straight into onboarding: profile, first service, weekly hours.
-                flash("Welcome! Three short steps and clients can book you.", "success")
+                flash("Welcome! Your account is ready.", "success")
                 return redirect(_safe_next(url_for("pro.welcome")))
             flash("Welcome! Your account is ready.", "success")
             return redirect(_safe_next(url_for("home.index")))

@@ -172,7 +172,7 @@ def booking_detail(booking_id: int) -> Any:
 @bp.get("/bookings/<int:booking_id>/confirmed")
 @login_required
 def confirmed(booking_id: int) -> Any:
-    """ "You're booked", with the ways to put it in one's own calendar."""
+    """The "you are booked" page, with the ways to put it in one's own calendar."""
     session = get_session()
     try:
         booking = bookings.get_booking_for(session, current_user.account, booking_id)

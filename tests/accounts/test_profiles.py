@@ -68,9 +68,20 @@ def test_saving_a_profile_and_a_new_zone_keeps_the_wall_clock_hours(
         data = profiles.parse_profile_input(valid_input(timezone="America/New_York"))
         profile = profiles.save_profile(session, user, data, utcnow())
         assert profile.categories == ["therapy"] and profile.languages == ["en", "sv"]
+    with database.session() as session:  # saving again with overlapping choices
+        user = session.get(User, maya.id)
+        data = profiles.parse_profile_input(
+            valid_input(
+                categories=["wellbeing", "therapy"], languages=["sv"], timezone=user.timezone
+            )
+        )
+        profiles.save_profile(session, user, data, utcnow())
     with database.session() as session:
         user = session.get(User, maya.id)
         assert user.timezone == "America/New_York"
+        saved = profiles.get_profile(session, maya.id)
+        assert saved is not None
+        assert saved.categories == ["therapy", "wellbeing"] and saved.languages == ["sv"]
         week = hours.get_hours(session, user, date.today())
         assert week.timezone == "America/New_York"
         assert [(s.hour, e.hour) for s, e in week.weekly["mon"]] == [(9, 17)]

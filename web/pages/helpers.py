@@ -100,25 +100,31 @@ def format_duration(minutes: int) -> str:
     return f"{hours} h {rest} min" if rest else f"{hours} h"
 
 
+def zone_label(zone: ZoneInfo | str) -> str:
+    """A zone's name for people: "America/New York" for ``America/New_York``."""
+    key = zone if isinstance(zone, str) else zone.key
+    return key.replace("_", " ")
+
+
 def format_when(moment: datetime, zone: ZoneInfo) -> str:
-    """ "Tue 3 Dec 2026, 10:00 (Europe/Berlin)": a time always says its zone."""
+    """Return e.g. "Tue 3 Dec 2026, 10:00 (Europe/Berlin)": a time always says its zone."""
     local = moment.astimezone(zone)
-    return f"{local:%a} {local.day} {local:%b %Y, %H:%M} ({zone.key})"
+    return f"{local:%a} {local.day} {local:%b %Y, %H:%M} ({zone_label(zone)})"
 
 
 def format_span(start: datetime, end: datetime, zone: ZoneInfo) -> str:
-    """ "Tue 3 Dec 2026, 10:00–10:50 (Europe/Berlin)"."""
+    """Return e.g. "Tue 3 Dec 2026, 10:00–10:50 (Europe/Berlin)"."""
     first, last = start.astimezone(zone), end.astimezone(zone)
     if first.date() == last.date():
-        return f"{first:%a} {first.day} {first:%b %Y, %H:%M}–{last:%H:%M} ({zone.key})"
+        return f"{first:%a} {first.day} {first:%b %Y, %H:%M}–{last:%H:%M} ({zone_label(zone)})"
     return (
         f"{first:%a} {first.day} {first:%b %Y, %H:%M} – "
-        f"{last:%a} {last.day} {last:%b %Y, %H:%M} ({zone.key})"
+        f"{last:%a} {last.day} {last:%b %Y, %H:%M} ({zone_label(zone)})"
     )
 
 
 def format_day(day: date) -> str:
-    """ "Tuesday 3 December 2026"."""
+    """Return e.g. "Tuesday 3 December 2026"."""
     return f"{day:%A} {day.day} {day:%B %Y}"
 
 
@@ -169,4 +175,5 @@ def template_helpers() -> dict[str, Any]:
         "format_span": format_span,
         "format_day": format_day,
         "zone_offset": zone_offset,
+        "zone_label": zone_label,
     }

@@ -470,12 +470,13 @@ def test_the_dashboard_shows_bookings_classes_and_busy_time(
         store.put_item(f"{maya.principal}/personal", dentist, actor=f"dav:{maya.principal}")
     login(client, maya)
     week = client.get(f"/pro?date={day.isoformat()}").get_data(as_text=True)
-    assert "10:40 Sam Client" in week and "Bring notes" in week
+    assert "<strong>Sam Client</strong>" in week and "10:40 · Therapy" in week
+    assert "10:40–11:30 Therapy" in week and "Bring notes" in week  # the agenda for phones
     assert "13:00–14:00 Busy (from your calendar)" in week and "Dentist" not in week
     assert "Breathing class" in week and "1 of 6 places booked" in week
     assert "2 bookings or classes this week" in week and "times in Europe/Berlin" in week
     day_view = client.get(f"/pro?view=day&date={day.isoformat()}").get_data(as_text=True)
-    assert f"{day:%A} {day.day} {day:%B %Y}" in day_view and "10:40 Sam Client" in day_view
+    assert f"{day:%A} {day.day} {day:%B %Y}" in day_view and "10:40 · Therapy" in day_view
     assert (
         'data-testid="upcoming"' in day_view
         and "Sam Client" in day_view.split('id="upcoming-heading"')[1]

@@ -55,6 +55,22 @@
       });
     }
 
+    // Show the chosen photo at once (it is checked on the server when saved).
+    const photo = document.querySelector("input[type=file][name=photo]");
+    let avatar = document.querySelector(".profile-head .avatar");
+    if (photo && avatar) {
+      photo.addEventListener("change", function () {
+        const file = photo.files && photo.files[0];
+        if (!file || !/^image\/(png|jpeg|webp)$/.test(file.type)) return;
+        const preview = document.createElement("img");
+        preview.className = avatar.className;
+        preview.alt = "Preview of the new photo";
+        preview.src = URL.createObjectURL(file);
+        avatar.replaceWith(preview);
+        avatar = preview;
+      });
+    }
+
     // The capacity field only matters for group classes.
     const serviceForm = document.querySelector("[data-service-form]");
     if (serviceForm) {
