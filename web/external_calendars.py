@@ -20,7 +20,7 @@ from sync.calendars import errors, service, tasks
 from sync.calendars.models import AUTHORIZING, OAUTH_KINDS
 from sync.calendars.oauth import exchange_code, provider_for
 from sync.calendars.service import NotReady
-from sync.calendars.syncing import limits_for, mirror_display_name
+from sync.calendars.syncing import KIND_LABELS, limits_for, mirror_display_name
 from sync.calendars.urls import display_url
 from web.errors import register_errors
 from web.session import get_jobs, get_session, get_settings
@@ -85,7 +85,7 @@ def _page(forms: dict[str, ConnectForm] | None = None, status: int = 200) -> Any
             ics_form=forms.get("ics") or ConnectForm(prefix="ics"),
             action_form=ActionForm(),
             oauth_kinds=[
-                (kind, provider_for(settings, kind).label)
+                (kind, KIND_LABELS[kind])
                 for kind in OAUTH_KINDS
                 if provider_for(settings, kind).configured
             ],
@@ -210,7 +210,7 @@ def remove(connection_id: int) -> Any:
     removed = service.remove_connection(session, user, connection_id)
     session.commit()
     if removed.secret and removed.kind in OAUTH_KINDS:
-        get_jobs().enqueue(tasks.revoke_grant_job, removed.kind, removed.secret)
+        tasks.enqueue_revoke(removed.kind, removed.secret, get_jobs())
     flash("Calendar removed, with its copy and the busy time it blocked.", "success")
     return redirect(url_for("calendars.index"))
 

@@ -144,26 +144,32 @@ def limits_for(settings: Settings, deadline: float | None = None) -> Limits:
 
 # --- single flight -------------------------------------------------------------------
 
-_flights: dict[int, threading.Lock] = {}
+_flights: dict[tuple[str, int], threading.Lock] = {}
 _flights_lock = threading.Lock()
 
 
 @contextlib.contextmanager
-def _single_flight(connection_id: int, wait_seconds: float) -> Iterator[bool]:
-    """Yield True when this thread may sync the connection; when another thread of
-    this process is syncing it, wait for that one (up to ``wait_seconds``) and yield
-    False: its result is as fresh as ours would be."""
+def _single_flight(key: tuple[str, int], wait_seconds: float, *, then_run: bool) -> Iterator[bool]:
+    """One sync per connection ``key`` (database URL, id) at a time in this process.
+
+    Yields True when this thread may sync now. When another thread is syncing the
+    connection, wait for it (up to ``wait_seconds``); then, with ``then_run``, sync
+    after it (a "sync now" must see changes made after the click), else yield False
+    (a booking is served by a sync that started a moment ago).
+    """
     with _flights_lock:
-        lock = _flights.setdefault(connection_id, threading.Lock())
-    if lock.acquire(blocking=False):
-        try:
-            yield True
-        finally:
+        lock = _flights.setdefault(key, threading.Lock())
+    acquired = lock.acquire(blocking=False)
+    if not acquired:
+        acquired = lock.acquire(timeout=max(0.0, wait_seconds))
+        if acquired and not then_run:
             lock.release()
-        return
-    if lock.acquire(timeout=max(0.0, wait_seconds)):
-        lock.release()
-    yield False
+            acquired = False
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            lock.release()
 
 
 # --- the three stages ------------------------------------------------------------------
@@ -426,9 +432,12 @@ def run_syncs(
         runs: list[_Run] = []
         for connection_id in connection_ids:
             # With a deadline (a booking waiting), a sync already running in this process
-            # is waited for; a background job just leaves the work to it.
-            wait_seconds = deadline - time.monotonic() if deadline is not None else 0.0
-            leader = flights.enter_context(_single_flight(connection_id, wait_seconds))
+            # is waited for and trusted; a job waits for it and then syncs again.
+            key = (str(settings.database.url), connection_id)
+            flight = _single_flight(
+                key, limits.deadline - time.monotonic(), then_run=deadline is None
+            )
+            leader = flights.enter_context(flight)
             if not leader:
                 outcomes[connection_id] = SyncOutcome(
                     connection_id, SKIPPED, "Another sync of this calendar was running."

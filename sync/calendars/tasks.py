@@ -36,6 +36,7 @@ from sync.calendars.models import AUTHORIZING, ExternalCalendar, ExternalCalenda
 __all__ = [
     "dispatch_due_job",
     "enqueue_push",
+    "enqueue_revoke",
     "enqueue_sync",
     "push_booking_job",
     "revoke_grant_job",
@@ -120,12 +121,18 @@ def revoke_grant_job(kind: str, sealed_secret: str) -> str:
 
 def enqueue_sync(connection_id: int, queue: JobQueue | None = None) -> None:
     """Run :func:`sync_calendar_job` for the connection as soon as a worker is free."""
-    (queue or job_queue()).enqueue(sync_calendar_job, connection_id)
+    # Ids go as keywords: consult.jobs.RQQueue cannot pass positional arguments to rq.
+    (queue or job_queue()).enqueue(sync_calendar_job, connection_id=connection_id)
+
+
+def enqueue_revoke(kind: str, sealed_secret: str, queue: JobQueue | None = None) -> None:
+    """Run :func:`revoke_grant_job` for a removed connection's (still sealed) secret."""
+    (queue or job_queue()).enqueue(revoke_grant_job, kind=kind, sealed_secret=sealed_secret)
 
 
 def enqueue_push(push_id: int, queue: JobQueue | None = None) -> None:
     """Run :func:`push_booking_job` for the push as soon as a worker is free."""
-    (queue or job_queue()).enqueue(push_booking_job, push_id)
+    (queue or job_queue()).enqueue(push_booking_job, push_id=push_id)
 
 
 def schedule_dispatch(queue: JobQueue | None = None, now: datetime | None = None) -> str | None:

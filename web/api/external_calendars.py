@@ -122,5 +122,5 @@ def delete_calendar(connection_id: int) -> Any:
     session.commit()
     if removed.secret and removed.kind in OAUTH_KINDS:
         # Revoking is a call to the provider: after the commit, in a job.
-        get_jobs().enqueue(tasks.revoke_grant_job, removed.kind, removed.secret)
+        tasks.enqueue_revoke(removed.kind, removed.secret, get_jobs())
     return "", 204
