@@ -147,7 +147,8 @@ class ZoneReader:
             if not tzid or tzid in self._custom or resolve_tzid(tzid) is not None:
                 continue
             try:
-                self._custom[tzid] = component.to_tz(lookup_tzid=False)
+                definition: Any = component
+                self._custom[tzid] = definition.to_tz(lookup_tzid=False)
             except Exception:  # a broken definition: the TZID stays unknown
                 continue
 
@@ -212,6 +213,12 @@ class _Converter:
         if self.keep_zone and not isinstance(zone, ZoneInfo):
             self.reader.findings.approximate_zones[(tzid or "")[:64]] += 1
         return aware.astimezone(UTC)
+
+
+def _prop(component: icalendar.cal.Component, name: str) -> Any:
+    """A property's value object (icalendar types them as a wide union; every one used
+    here is a date/time type with ``.dt``)."""
+    return component[name]
 
 
 def _tzid(prop: Any) -> str | None:
@@ -284,20 +291,20 @@ def _normalize_event(
     event = icalendar.Event()
     event.add("UID", uid)
     event.add("DTSTAMP", _DTSTAMP)
-    start_prop = component["DTSTART"]
+    start_prop = _prop(component, "DTSTART")
     start = convert.value(start_prop.dt, _tzid(start_prop))
     event.add("DTSTART", start)
     if "DTEND" in component:
-        end_prop = component["DTEND"]
+        end_prop = _prop(component, "DTEND")
         event.add("DTEND", convert.value(end_prop.dt, _tzid(end_prop)))
     elif "DURATION" in component:
-        event.add("DURATION", component["DURATION"].dt)
+        event.add("DURATION", _prop(component, "DURATION").dt)
     if "RECURRENCE-ID" in component:
-        prop = component["RECURRENCE-ID"]
+        prop = _prop(component, "RECURRENCE-ID")
         event.add("RECURRENCE-ID", convert.value(prop.dt, _tzid(prop)))
         scope = (getattr(prop, "params", None) or {}).get("RANGE")
         if scope and str(scope).upper() == "THISANDFUTURE":
-            event["RECURRENCE-ID"].params["RANGE"] = "THISANDFUTURE"
+            _prop(event, "RECURRENCE-ID").params["RANGE"] = "THISANDFUTURE"
     for rule in _rules(component):
         event.add("RRULE", _fix_until(rule, start))
     for name in ("RDATE", "EXDATE"):
@@ -323,10 +330,10 @@ def _ends_before(event: icalendar.Event, cutoff: datetime) -> bool:
     which is close enough against a cutoff weeks in the past)."""
     if any(name in event for name in ("RRULE", "RDATE", "RECURRENCE-ID")):
         return False
-    start = event["DTSTART"].dt
-    end = event["DTEND"].dt if "DTEND" in event else None
+    start: Any = _prop(event, "DTSTART").dt
+    end: Any = _prop(event, "DTEND").dt if "DTEND" in event else None
     if end is None:
-        duration = event["DURATION"].dt if "DURATION" in event else None
+        duration = _prop(event, "DURATION").dt if "DURATION" in event else None
         if duration is None:
             duration = timedelta(days=1) if not isinstance(start, datetime) else timedelta(0)
         end = start + duration

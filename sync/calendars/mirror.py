@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, insert, update
@@ -200,7 +201,7 @@ def apply_changes(
 ) -> tuple[int, int]:
     """Write ``changes`` in the caller's transaction (which holds the principal's
     calendar lock and has checked the snapshot). Returns (items written, removed)."""
-    table = ExternalCalendarItem.__table__
+    table: Any = ExternalCalendarItem.__table__
     replaced = [item.remote_key for item in changes.upserts] + changes.deletes
     for chunk in _chunks(replaced):
         session.execute(

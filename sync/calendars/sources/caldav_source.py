@@ -19,8 +19,9 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
-import caldav
 import icalendar
+from caldav.collection import Calendar
+from caldav.davclient import DAVClient
 from caldav.elements import cdav, dav
 from caldav.lib import error as caldav_error
 
@@ -113,11 +114,11 @@ def event_text(event: PushEvent) -> str:
 class CalDavSource:
     """A calendar on a CalDAV server (read, and write-back of bookings)."""
 
-    def _client(self, config: SourceConfig, limits: Limits) -> caldav.DAVClient:
+    def _client(self, config: SourceConfig, limits: Limits) -> DAVClient:
         check_target(config.url, limits)
         password = str(config.credentials.data.get("password", ""))
         with _mapped():
-            client = caldav.DAVClient(
+            client = DAVClient(
                 url=config.url,
                 username=config.username or None,
                 password=password or None,
@@ -129,8 +130,8 @@ class CalDavSource:
         return client
 
     def _calendar(
-        self, client: caldav.DAVClient, config: SourceConfig, limits: Limits
-    ) -> tuple[caldav.Calendar, str, str, str | None]:
+        self, client: DAVClient, config: SourceConfig, limits: Limits
+    ) -> tuple[Calendar, str, str, str | None]:
         """(calendar, its URL, its display name, its default zone) of the connection."""
         url = config.resolved_url or config.url
         calendar = client.calendar(url=url)
@@ -144,9 +145,7 @@ class CalDavSource:
         name = str(props.get(dav.DisplayName.tag) or "").strip()
         return calendar, url, name, _zone_of(props.get(cdav.CalendarTimeZone.tag))
 
-    def _discover(
-        self, client: caldav.DAVClient, limits: Limits
-    ) -> tuple[caldav.Calendar, dict[str, Any]]:
+    def _discover(self, client: DAVClient, limits: Limits) -> tuple[Calendar, dict[str, Any]]:
         """The principal's first calendar that holds events."""
         limits.timeout()
         principal = client.principal()
@@ -175,7 +174,10 @@ class CalDavSource:
                 calendar, url, name, zone = self._calendar(client, config, limits)
                 token = config.sync_token or None
                 limits.timeout()
-                listing = calendar.get_objects_by_sync_token(sync_token=token, load_objects=False)
+                # The synchronous client returns the collection itself, never a coroutine.
+                listing: Any = calendar.get_objects_by_sync_token(
+                    sync_token=token, load_objects=False
+                )
                 new_token = str(listing.sync_token or "")
                 complete = token is None or new_token.startswith(_FAKE_TOKEN_PREFIX)
                 deleted = {_path(u) for u in listing.deleted_urls}
@@ -211,7 +213,7 @@ class CalDavSource:
 
     def _load(
         self,
-        calendar: caldav.Calendar,
+        calendar: Calendar,
         pending: Sequence[tuple[RemoteEvent, Any]],
         reader: ZoneReader,
         config: SourceConfig,
@@ -220,7 +222,7 @@ class CalDavSource:
         for first in range(0, len(pending), _MULTIGET_BATCH):
             batch = pending[first : first + _MULTIGET_BATCH]
             limits.timeout()
-            loaded = calendar.multiget([obj.url for _, obj in batch])
+            loaded: Any = calendar.multiget([obj.url for _, obj in batch])
             by_path = {_path(obj.url): obj for obj in loaded}
             for event, _ in batch:
                 obj = by_path.get(event.remote_id)

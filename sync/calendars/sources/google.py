@@ -97,8 +97,8 @@ def google_event_component(item: dict[str, Any], default_zone: str | None) -> ic
     if item.get("summary"):
         lines.append(f"SUMMARY:{_escape(str(item['summary']))}")
     lines.append("END:VEVENT")
-    component = icalendar.Event.from_ical("\r\n".join(lines) + "\r\n")
-    return component
+    component: Any = icalendar.Event.from_ical("\r\n".join(lines) + "\r\n")
+    return component  # from_ical on the Event class returns an Event
 
 
 class GoogleSource:
@@ -187,7 +187,7 @@ class GoogleSource:
                 deleted.append(event_id)
                 continue
             try:
-                components = [google_event_component(item, zone)]
+                components: list[icalendar.cal.Component] = [google_event_component(item, zone)]
             except (SourceError, ValueError, KeyError, TypeError):
                 reader.findings.skip("its times cannot be read", "an event")
                 components = []

@@ -105,7 +105,8 @@ def graph_event_component(item: dict[str, Any]) -> icalendar.Event:
     if item.get("subject"):
         lines.append(f"SUMMARY:{_escape(str(item['subject']))}")
     lines.append("END:VEVENT")
-    return icalendar.Event.from_ical("\r\n".join(lines) + "\r\n")
+    component: Any = icalendar.Event.from_ical("\r\n".join(lines) + "\r\n")
+    return component  # from_ical on the Event class returns an Event
 
 
 def _graph_time(moment: datetime) -> str:
@@ -215,7 +216,7 @@ class MicrosoftSource:
             if item.get("type") == "seriesMaster":
                 continue  # its occurrences arrive on their own
             try:
-                components = [graph_event_component(item)]
+                components: list[icalendar.cal.Component] = [graph_event_component(item)]
             except (SourceError, ValueError, KeyError, TypeError):
                 reader.findings.skip("its times cannot be read", "an event")
                 components = []

@@ -4,11 +4,13 @@ htpasswd authentication, started by the tests on loopback."""
 from __future__ import annotations
 
 import base64
+from datetime import UTC
 from typing import Any
 
+from booking.models import Booking
 from caldav_server.store import CalendarStore
 from sync.calendars.models import ExternalCalendar
-from tests.factories import at, next_weekday, setup_professional
+from tests.factories import at, bearer, iso, next_weekday, setup_professional
 from tests.sync.calendars.helpers import (
     connect,
     get_connection,
@@ -16,6 +18,7 @@ from tests.sync.calendars.helpers import (
     sync_now,
     vcalendar,
     vevent,
+    wait_for,
 )
 from tests.sync.calendars.servers.radicale import PASSWORD, USER, ExternalRadicale
 
@@ -167,3 +170,48 @@ def test_the_mirror_is_read_only_for_calendar_apps(
         headers={**auth, "Content-Type": "text/calendar"},
     )
     assert put.status_code == 403
+
+
+def test_bookings_are_written_back_to_a_caldav_calendar(
+    client: Any, database: Any, make_user: Any, radicale: ExternalRadicale
+) -> None:
+    pro, headers, service = setup_professional(client, database, make_user)
+    work = radicale.new_calendar()
+    connection = connect(
+        client,
+        headers,
+        kind="caldav",
+        url=work,
+        username=USER,
+        password=PASSWORD,
+        writeback=True,
+    )
+    assert connection["writeback"] is True
+    sam = bearer(database, make_user(role="client", name="Sam"))
+    day = next_weekday(4)
+    booked = client.post(
+        "/api/v1/bookings",
+        json={"service_id": service["id"], "start": iso(at(day, "12:20"))},
+        headers=sam,
+    )
+    assert booked.status_code == 201, booked.get_json()
+    booking = booked.get_json()
+    with database.session() as session:
+        uid = session.get(Booking, booking["id"]).event_uid  # type: ignore[union-attr]
+    event_url = f"{work}{uid}.ics"
+    pushed = wait_for(lambda: (r := radicale.get(event_url)).status_code == 200 and r.text)
+    assert "SUMMARY:Therapy session with Sam" in pushed
+    assert f"DTSTART:{at(day, '12:20').astimezone(UTC):%Y%m%dT%H%M%SZ}" in pushed
+
+    # Not mirrored back: the booking already blocks its slot.
+    assert sync_now(client, headers, connection["id"])["mirror"]["events"] == 0
+
+    client.post(
+        f"/api/v1/bookings/{booking['id']}/reschedule",
+        json={"start": iso(at(day, "14:00"))},
+        headers=sam,
+    )
+    moved = f"DTSTART:{at(day, '14:00').astimezone(UTC):%Y%m%dT%H%M%SZ}"
+    wait_for(lambda: moved in radicale.get(event_url).text)
+    client.post(f"/api/v1/bookings/{booking['id']}/cancel", json={}, headers=sam)
+    wait_for(lambda: radicale.get(event_url).status_code == 404)
