@@ -42,6 +42,7 @@ import sqlalchemy as sa  # noqa: E402
 from aiosmtpd.controller import Controller  # noqa: E402
 from redis import Redis  # noqa: E402
 from rq import Queue, SimpleWorker, Worker  # noqa: E402
+from rq.worker import BaseWorker  # noqa: E402
 
 from accounts.models import User  # noqa: E402
 from consult.config import load_settings  # noqa: E402
@@ -183,7 +184,7 @@ class Bench:
                 or 0
             )
 
-    def run(self, worker_class: type[Worker], run: str) -> tuple[float, float]:
+    def run(self, worker_class: type[BaseWorker], run: str) -> tuple[float, float]:
         recorded = self.record(run)
         queue = Queue("default", connection=self.redis)
         assert queue.count == self.args.emails, queue.count

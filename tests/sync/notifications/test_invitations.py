@@ -96,7 +96,7 @@ def test_one_on_one_invitation_update_and_cancellation(
         method, event, calendar = itip(message)
         assert method == "REQUEST" and str(calendar["METHOD"]) == "REQUEST"
         assert str(event["UID"]) == str(stored["UID"]) == booking["event_uid"]
-        assert int(event["SEQUENCE"]) == int(stored["SEQUENCE"]) == 0
+        assert event.decoded("SEQUENCE") == stored.decoded("SEQUENCE") == 0
         assert str(event["ORGANIZER"]).lower() == f"mailto:{pro.email}".lower()
         assert attendees(event) == [sam.email.lower()]
         assert str(event["STATUS"]) == "CONFIRMED" and "DTSTAMP" in event
@@ -137,7 +137,7 @@ def test_one_on_one_invitation_update_and_cancellation(
     for message in (only(inbox.to(sam.email)), only(inbox.to(pro.email))):
         method, event, _ = itip(message)
         assert method == "REQUEST" and str(event["UID"]) == booking["event_uid"]
-        assert int(event["SEQUENCE"]) == 1
+        assert event.decoded("SEQUENCE") == 1
         assert event.decoded("DTSTART") == new_start
     assert only(inbox.to(sam.email))["Subject"].startswith("Verschoben: Therapy session, neu ")
     moved_text = parts(only(inbox.to(pro.email)))["text/plain"].get_content()
@@ -158,7 +158,7 @@ def test_one_on_one_invitation_update_and_cancellation(
         method, event, calendar = itip(message)
         assert method == "CANCEL" and str(calendar["METHOD"]) == "CANCEL"
         assert str(event["UID"]) == booking["event_uid"]
-        assert str(event["STATUS"]) == "CANCELLED" and int(event["SEQUENCE"]) == 2
+        assert str(event["STATUS"]) == "CANCELLED" and event.decoded("SEQUENCE") == 2
         assert attendees(event) == [sam.email.lower()]
     sam_cancel = parts(only(inbox.to(sam.email)))["text/plain"].get_content()
     assert "Professional hat diese Buchung abgesagt." in sam_cancel
@@ -257,3 +257,80 @@ def test_group_class_each_client_gets_their_own_invitation(
     reminder = only(inbox.to(late.email))
     assert reminder["Subject"].startswith("Reminder: Morning yoga, ")
     assert "Student 0" not in parts(reminder)["text/plain"].get_content()
+
+
+def test_group_seat_moves_and_cancellation_update_the_clients_calendar(
+    client: Any, database: Any, settings: Any, make_user: Any, inbox: Any
+) -> None:
+    from tests.factories import next_weekday
+
+    pro = make_user(role="professional", timezone="Europe/Berlin", name="Ken Tutor")
+    pro_headers = bearer(database, pro)
+    service = client.post(
+        "/api/v1/services", json=group_class(title="Conversation", capacity=6), headers=pro_headers
+    ).get_json()
+    day = next_weekday(3, weeks_ahead=2)
+    series = client.post(
+        f"/api/v1/services/{service['id']}/sessions",
+        json={"start": iso(at(day, "18:00")), "rrule": "FREQ=WEEKLY;COUNT=4"},
+        headers=pro_headers,
+    ).get_json()
+    first, second = at(day, "18:00"), at(day + timedelta(days=7), "18:00")
+    student = make_user(role="client", name="Student")
+    headers = bearer(database, student)
+    booking = client.post(
+        "/api/v1/bookings",
+        json={"service_id": service["id"], "start": iso(first)},
+        headers=headers,
+    ).get_json()
+    send_due(settings, database)
+    inbox.clear()
+
+    moved = client.post(
+        f"/api/v1/bookings/{booking['id']}/reschedule", json={"start": iso(second)}, headers=headers
+    )
+    assert moved.status_code == 200, moved.get_json()
+    assert send_due(settings, database)[Outcome.SENT] == 2
+    inbox.wait_for(2)
+    by_method = {itip(message)[0]: itip(message)[1] for message in inbox.to(student.email)}
+    # The new occurrence is requested, the old one cancelled: both of the same series.
+    assert by_method.keys() == {"REQUEST", "CANCEL"}
+    assert by_method["REQUEST"].decoded("RECURRENCE-ID") == second
+    assert by_method["CANCEL"].decoded("RECURRENCE-ID") == first
+    assert {str(e["UID"]) for e in by_method.values()} == {series["event_uid"]}
+    assert all(e.decoded("SEQUENCE") == 1 for e in by_method.values())
+
+    cancelled = client.post(f"/api/v1/bookings/{booking['id']}/cancel", headers=headers)
+    assert cancelled.status_code == 200
+    inbox.clear()
+    assert send_due(settings, database)[Outcome.SENT] == 1
+    method, event, _ = itip(inbox.wait_for(1)[0].message)
+    assert method == "CANCEL" and event.decoded("RECURRENCE-ID") == second
+    assert event.decoded("SEQUENCE") == 2 and attendees(event) == [student.email.lower()]
+
+    with database.session() as session:
+        kinds = [
+            note.kind
+            for note in session.scalars(
+                select(Notification)
+                .where(Notification.recipient_id == pro.id, Notification.kind.like("seat_%"))
+                .order_by(Notification.id)
+            )
+        ]
+        summaries = set(
+            session.scalars(
+                select(OutboxMessage.status).where(OutboxMessage.kind == "group_summary")
+            )
+        )
+        hidden = set(
+            session.scalars(
+                select(Notification.cancelled_at.is_not(None)).where(
+                    Notification.kind == "group_summary"
+                )
+            )
+        )
+    # The professional hears of each seat change in the app, not by email.
+    assert kinds == ["seat_booked", "seat_moved", "seat_cancelled"]
+    assert inbox.to(pro.email) == []
+    # With nobody left in either occurrence, no summary will go out.
+    assert summaries == {"cancelled"} and hidden == {True}

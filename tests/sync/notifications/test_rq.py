@@ -265,3 +265,40 @@ def _context() -> dict[str, Any]:
         "join_url": "http://127.0.0.1:8000/bookings/1/session",
         "manage_url": None,
     }
+
+
+def test_consult_worker_sweeps_on_its_own(
+    client: Any,
+    database: Any,
+    settings: Any,
+    world: dict[str, Any],
+    inbox: Any,
+    redis_url: str,
+    tmp_path: Path,
+) -> None:
+    """What ``consult worker`` starts: a thread that finds rows whose job was lost
+    (here: enqueued while Redis "lost" them) and hands them to rq again."""
+    from sync.notifications.runtime import start_for_worker
+
+    book(client, world)
+    Redis.from_url(redis_url).flushdb()  # Redis restarted empty: the jobs are gone
+    worker_settings = make_settings(
+        tmp_path,
+        settings.database.url,
+        smtp={"host": "127.0.0.1", "port": str(inbox.port), "security": "none"},
+        redis={"url": redis_url},
+        notifications={"sweep_seconds": "1", "redispatch_after_seconds": "1"},
+    )
+    sweeper = start_for_worker(worker_settings)
+    assert sweeper is not None
+    try:
+        queue = Queue("default", connection=Redis.from_url(redis_url))
+        deadline = time.monotonic() + 60
+        while queue.count < 2:
+            assert time.monotonic() < deadline, "the sweep never re-enqueued the invitations"
+            time.sleep(0.2)
+    finally:
+        sweeper.stop()
+    run_burst(redis_url)
+    assert len(inbox.wait_for(2)) == 2
+    assert statuses(database) == ["sent", "sent"]
