@@ -262,3 +262,59 @@ def test_signup_setup_search_book_see_cancel_and_the_slot_is_free_again(
     finally:
         maya_browser.close()
         sam_browser.close()
+
+
+@pytest.mark.e2e
+def test_search_and_booking_work_with_javascript_off(
+    chromium: Browser,
+    live_server: Any,
+    client: Any,
+    database: Any,
+    make_user: Any,
+    screenshots: Path,
+) -> None:
+    from tests.factories import one_on_one
+    from tests.web.pages.helpers import EVERY_DAY, make_professional
+
+    make_professional(
+        client,
+        database,
+        make_user,
+        name="Ken Watanabe",
+        weekly=EVERY_DAY,
+        headline="Japanese tutor",
+        languages=("ja", "en"),
+        services=[one_on_one(title="Japanese lesson", duration_minutes=30)],
+    )
+    context = chromium.new_context(
+        viewport=VIEWPORTS["desktop"], java_script_enabled=False, timezone_id="Asia/Tokyo"
+    )
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT)
+    try:
+        page.goto(live_server.url + "/")
+        page.get_by_label("Who or what are you looking for?").fill("japanese")
+        page.get_by_label("Your time zone").select_option("Asia/Tokyo")
+        page.get_by_role("button", name="Search").click()
+        expect(page.get_by_role("heading", name="1 professional found")).to_be_visible()
+        page.get_by_role("link", name="See times of Ken Watanabe").click()
+        # The zone picker is a plain GET form without JavaScript.
+        page.get_by_label("Times shown in").select_option("Asia/Tokyo")
+        page.get_by_role("button", name="Show times").click()
+        target = (datetime.now(ZoneInfo("Asia/Tokyo")) + timedelta(days=2)).date()
+        if target.strftime("%B %Y") not in (
+            page.locator("[data-widget] h3").first.text_content() or ""
+        ):
+            page.get_by_role("link", name="Next month").click()
+        page.locator(f'a[data-testid=free-day][aria-label^="{day_label(target)},"]').click()
+        page.locator("#times a[data-testid=free-time]").nth(2).click()
+        expect(page.get_by_test_id("booking-summary")).to_contain_text("(Asia/Tokyo)")
+        page.get_by_label("Your name").fill("Kim Nojs")
+        page.get_by_label("Email").fill("kim@example.org")
+        page.get_by_label("Choose a password").fill(TEST_PASSWORD)
+        page.get_by_role("button", name="Create account and book").click()
+        expect(page.get_by_role("heading", name="You are booked")).to_be_visible()
+        shot = Shots(screenshots, "nojs")
+        shot(page, "confirmation")
+    finally:
+        context.close()

@@ -108,6 +108,8 @@ class Entry:
     url: str | None = None
     top: float = 0.0
     height: float = 0.0
+    # For the agenda: "09:00–17:00", "all day", an end at midnight as 24:00.
+    span: str = ""
 
 
 @dataclass
@@ -189,6 +191,16 @@ def _grid_hours(entries: list[Entry], zone: ZoneInfo) -> tuple[int, int]:
     return max(0, first), min(24, last)
 
 
+def span_label(
+    start: datetime, end: datetime, day_start: datetime, day_end: datetime, zone: ZoneInfo
+) -> str:
+    """Wall-clock span of a piece of a day: "09:00–17:00", "22:00–24:00" or "all day"."""
+    if start <= day_start and end >= day_end:
+        return "all day"
+    last = "24:00" if end >= day_end else f"{end.astimezone(zone):%H:%M}"
+    return f"{start.astimezone(zone):%H:%M}–{last}"
+
+
 def _days(
     entries: list[Entry], first: date, count: int, zone: ZoneInfo, grid: tuple[int, int]
 ) -> list[Day]:
@@ -209,6 +221,7 @@ def _days(
             piece = Entry(**{**entry.__dict__})
             piece.top = max(0.0, min(100.0, minutes / span * 100))
             piece.height = max(2.5, min(100.0 - piece.top, length / span * 100))
+            piece.span = span_label(start, end, day_start, day_end, zone)
             placed.append(piece)
         days.append(
             Day(

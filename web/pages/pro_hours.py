@@ -26,7 +26,7 @@ from booking.slots import Slot
 from consult.db import utcnow
 from web.forms import EmptyForm
 from web.pages.helpers import TIMEZONES, load_zone, professional_required
-from web.pages.pro import after_step, bp, progress_of
+from web.pages.pro import after_step, bp, progress_of, span_label
 from web.session import get_session
 
 DAY_NAMES = dict(
@@ -133,7 +133,7 @@ def _friendly(message: str) -> str:
 @dataclass
 class PreviewDay:
     day: date
-    open: list[tuple[datetime, datetime]]
+    open: list[str]  # "09:00–12:00", "all day"
     slots: list[Slot]
 
 
@@ -154,7 +154,7 @@ def _preview(user: Any, service: Service | None, zone: ZoneInfo, now: datetime) 
             PreviewDay(
                 day,
                 [
-                    (max(i.start, start), min(i.end, end))
+                    span_label(max(i.start, start), min(i.end, end), start, end, zone)
                     for i in open_hours
                     if i.start < end and i.end > start
                 ],
