@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from accounts.models import User
@@ -122,35 +121,40 @@ def record(
     payload: dict[str, Any] | None = None,
     revive: bool = False,
     now: datetime | None = None,
-) -> OutboxMessage | None:
+) -> int | None:
     """:func:`notify` with the package's extras: an iTIP ``calendar`` part, a
     ``payload`` for messages rebuilt before sending, and ``revive``, which turns a
     *cancelled* (never sent) row with this key back into a pending one with fresh
-    content (a reminder of a booking moved away and back). Returns the outbox row
-    when one was created or revived, else None."""
+    content (a reminder of a booking moved away and back). Returns the outbox row's
+    id when one was created or revived, else None."""
     if not idempotency_key or len(idempotency_key) > MAX_KEY:
         raise ValueError(f"idempotency_key must have 1 to {MAX_KEY} characters")
     if not email and not in_app:
         return None
     now = now or utcnow()
     due = send_after or now
-    existing_mail = (
-        session.scalar(
-            select(OutboxMessage).where(OutboxMessage.idempotency_key == idempotency_key)
-        )
+    # Look first (cheap, and batched callers repeat keys often), render only if needed.
+    mail_state = (
+        session.execute(
+            select(OutboxMessage.id, OutboxMessage.status).where(
+                OutboxMessage.idempotency_key == idempotency_key
+            )
+        ).first()
         if email
         else None
     )
-    existing_note = (
-        session.scalar(select(Notification).where(Notification.idempotency_key == idempotency_key))
+    note_state = (
+        session.execute(
+            select(Notification.id, Notification.cancelled_at).where(
+                Notification.idempotency_key == idempotency_key
+            )
+        ).first()
         if in_app
         else None
     )
-    mail_needed = email and (
-        existing_mail is None or (revive and existing_mail.status == CANCELLED)
-    )
+    mail_needed = email and (mail_state is None or (revive and mail_state.status == CANCELLED))
     note_needed = in_app and (
-        existing_note is None or (revive and existing_note.cancelled_at is not None)
+        note_state is None or (revive and note_state.cancelled_at is not None)
     )
     if not mail_needed and not note_needed:
         return None
@@ -159,7 +163,7 @@ def record(
         raise UnknownRecipient(f"no user {recipient_id}")
     rendered, locale, zone_name = render_for(recipient, kind, context, email=mail_needed)
 
-    created: OutboxMessage | None = None
+    outbox_id: int | None = None
     if mail_needed:
         values: dict[str, Any] = {
             "kind": kind,
@@ -186,15 +190,15 @@ def record(
             "last_error": "",
             "cancelled_at": None,
         }
-        if existing_mail is not None:
-            for name, value in values.items():
-                setattr(existing_mail, name, value)
-            session.flush()
-            created = existing_mail
+        if mail_state is not None:
+            outbox_id = mail_state.id
+            session.execute(
+                update(OutboxMessage).where(OutboxMessage.id == outbox_id).values(**values)
+            )
         else:
-            created = _insert(session, OutboxMessage(idempotency_key=idempotency_key, **values))
-        if created is not None:
-            dispatch.note_pending(session, created.id, due)
+            outbox_id = _insert_new(session, OutboxMessage, idempotency_key, values)
+        if outbox_id is not None:
+            dispatch.note_pending(session, outbox_id, due)
 
     if note_needed:
         note_values: dict[str, Any] = {
@@ -208,26 +212,30 @@ def record(
             "read_at": None,
             "cancelled_at": None,
         }
-        if existing_note is not None:
-            for name, value in note_values.items():
-                setattr(existing_note, name, value)
-            session.flush()
+        if note_state is not None:
+            session.execute(
+                update(Notification).where(Notification.id == note_state.id).values(**note_values)
+            )
         else:
-            _insert(session, Notification(idempotency_key=idempotency_key, **note_values))
-    return created
+            _insert_new(session, Notification, idempotency_key, note_values)
+    return outbox_id
 
 
-def _insert(session: Session, row: Any) -> Any:
-    """Insert ``row`` unless another transaction committed the same key first
-    (then None: the unique index decides, in a savepoint, so the caller's
-    transaction carries on)."""
-    try:
-        with session.begin_nested():
-            session.add(row)
-            session.flush()
-    except IntegrityError:
-        return None
-    return row
+def _insert_new(session: Session, model: Any, key: str, values: dict[str, Any]) -> int | None:
+    """Insert a row with ``key`` and return its id; None when another transaction
+    committed the same key first. One statement, no savepoint: the unique index
+    decides (``ON CONFLICT DO NOTHING``, on PostgreSQL and SQLite alike)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(model)
+        .values(idempotency_key=key, **values)
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(model.id)
+    )
+    inserted = session.execute(statement).scalar()
+    return int(inserted) if inserted is not None else None
 
 
 def cancel_pending(

@@ -81,6 +81,7 @@ def row(database: Any, row_id: int) -> OutboxMessage:
         return found
 
 
+@pytest.mark.parametrize("db_backend", ["postgresql", "sqlite"], indirect=True)
 def test_notify_is_idempotent_per_key_and_rolls_back_with_the_caller(
     app: Any, database: Any, make_user: Any
 ) -> None:
@@ -112,6 +113,7 @@ def test_notify_is_idempotent_per_key_and_rolls_back_with_the_caller(
             notify(session, recipient_id=sam.id, kind="x", context={}, idempotency_key="")
 
 
+@pytest.mark.parametrize("db_backend", ["postgresql", "sqlite"], indirect=True)
 def test_two_senders_never_send_the_same_message(
     app: Any, database: Any, settings: Any, make_user: Any, inbox: Any
 ) -> None:
@@ -190,6 +192,7 @@ def test_temporary_errors_back_off_then_succeed(
     assert policy.backoff(30, row_id) < policy.retry_max * 1.11  # capped
 
 
+@pytest.mark.parametrize("db_backend", ["postgresql", "sqlite"], indirect=True)
 def test_permanent_failures_are_recorded_and_shown_to_the_professional(
     client: Any, database: Any, settings: Any, world: dict[str, Any], inbox: Any
 ) -> None:

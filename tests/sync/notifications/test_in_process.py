@@ -41,6 +41,7 @@ def context() -> dict[str, Any]:
     }
 
 
+@pytest.mark.parametrize("db_backend", ["postgresql", "sqlite"], indirect=True)
 def test_the_app_sends_booking_emails_and_timed_ones_by_itself(
     client: Any, database: Any, world: dict[str, Any], inbox: Any
 ) -> None:
@@ -108,6 +109,7 @@ class Recorder:
         self.calls.append(list(items))
 
 
+@pytest.mark.parametrize("db_backend", ["postgresql", "sqlite"], indirect=True)
 def test_senders_hear_of_rows_only_when_the_outer_transaction_commits(
     app: Any, database: Any, make_user: Any
 ) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import icalendar
+import pytest
 from sqlalchemy import select
 
 from caldav_server.store import CalendarStore
@@ -50,6 +51,7 @@ def only(items: list[EmailMessage]) -> EmailMessage:
     return items[0]
 
 
+@pytest.mark.parametrize("db_backend", ["postgresql", "sqlite"], indirect=True)
 def test_one_on_one_invitation_update_and_cancellation(
     client: Any, database: Any, settings: Any, world: dict[str, Any], inbox: Any
 ) -> None:

@@ -49,6 +49,7 @@ def reminders(database: Any, booking_id: int) -> list[tuple[str, datetime, int]]
         return [(row.status, row.send_after, row.recipient_id) for row in rows]
 
 
+@pytest.mark.parametrize("db_backend", ["postgresql", "sqlite"], indirect=True)
 def test_reminders_are_sent_when_due_and_follow_moves_and_cancellation(
     client: Any, database: Any, settings: Any, world: dict[str, Any], inbox: Any
 ) -> None:
