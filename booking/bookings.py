@@ -48,6 +48,7 @@ from booking.models import (
     ACTIVE_STATUSES,
     CANCELLED,
     CONFIRMED,
+    HELD,
     Booking,
     GroupOccurrence,
     GroupSession,
@@ -257,7 +258,8 @@ def _write_booking_event(
     links: Links,
     now: datetime,
 ) -> None:
-    """(Re)write a one-on-one booking's event: same UID, the booking's SEQUENCE."""
+    """(Re)write a one-on-one booking's event: same UID, the booking's SEQUENCE;
+    STATUS:TENTATIVE while the slot is only held for a payment."""
     url = links.booking_page(booking.id)
     ics = build_booking_event(
         uid=booking.event_uid,
@@ -270,6 +272,7 @@ def _write_booking_event(
         attendees=[Attendee(client.email, client.name)],
         url=url,
         sequence=booking.sequence,
+        status="TENTATIVE" if booking.status == HELD else "CONFIRMED",
         zone=calendars.zone,
         extra={"X-CONSULT-BOOKING-ID": str(booking.id), "X-CONSULT-SERVICE-ID": str(service.id)},
         now=now,
@@ -380,7 +383,7 @@ def _join_occurrence(
     try:
         ics = add_attendee(
             item.text,
-            Attendee(client.email, client.name),
+            _seat_attendee(booking, client),
             recurrence_id=occurrence.recurrence_id,
             zone=calendars.zone,
             now=now,
@@ -388,6 +391,78 @@ def _join_occurrence(
     except (InvalidCalendarData, UnknownOccurrence) as error:
         raise CalendarWriteFailed("This session's calendar event could not be updated.") from error
     booking.event_href = _write(store, calendars.bookings_path, ics, item.href)
+
+
+def _seat_attendee(booking: Booking, client: User) -> Attendee:
+    """The client on a group session's event: TENTATIVE while the seat is only held."""
+    partstat = "TENTATIVE" if booking.status == HELD else "ACCEPTED"
+    return Attendee(client.email, client.name, partstat=partstat)
+
+
+# --- payment holds ----------------------------------------------------------------------
+
+
+def confirm_held(session: Session, booking: Booking, *, now: datetime, links: Links) -> Booking:
+    """Turn a held booking into a confirmed one once it is paid: the event becomes
+    STATUS:CONFIRMED (same UID and SEQUENCE; a group seat's attendee ACCEPTED) and
+    ``BookingChanged("confirmed")`` is published, so invitations go out now.
+
+    Idempotent: an already confirmed booking is returned unchanged. A cancelled one
+    (the hold lapsed) raises BookingClosed; the caller decides about the money.
+    Assumes ``booking`` was held by :func:`book` with ``status=HELD``."""
+    professional = _professional(session, booking.service)
+    calendars = professional_calendars(session, professional)
+    store = CalendarStore(session)
+    store.lock_collection(calendars.bookings_path)
+    session.refresh(booking)
+    if booking.status == CONFIRMED:
+        return booking
+    if booking.status != HELD:
+        raise BookingClosed("This booking was cancelled before the payment arrived.")
+    client = session.get(User, booking.client_id)
+    assert client is not None
+    booking.status = CONFIRMED
+    if booking.is_group:
+        item = store.get_item_by_uid(calendars.bookings_path, booking.event_uid)
+        if item is not None:
+            try:
+                ics = add_attendee(
+                    item.text,
+                    _seat_attendee(booking, client),
+                    recurrence_id=_recurrence_id_of(booking, session),
+                    zone=calendars.zone,
+                    now=now,
+                )
+            except (InvalidCalendarData, UnknownOccurrence) as error:
+                log.warning("booking %s: session event unreadable: %s", booking.id, error)
+            else:
+                _write(store, calendars.bookings_path, ics, item.href)
+    else:
+        _write_booking_event(
+            session, store, calendars, booking, booking.service, professional, client, links, now
+        )
+    session.flush()
+    events.publish(session, events.BookingChanged("confirmed", booking.id, "client"))
+    return booking
+
+
+def expire_hold(session: Session, booking: Booking, *, now: datetime, reason: str) -> bool:
+    """Free the slot or seat of a held booking whose payment did not come: the
+    tentative event is deleted (a group seat: the client leaves that occurrence), the
+    booking is cancelled by the system. Also works after the start, unlike
+    :func:`cancel`. Returns False, changing nothing, when the booking is no longer
+    held (paid or cancelled meanwhile)."""
+    if booking.status != HELD:
+        return False
+    professional = _professional(session, booking.service)
+    calendars = professional_calendars(session, professional)
+    store = CalendarStore(session)
+    store.lock_collection(calendars.bookings_path)
+    session.refresh(booking)
+    if booking.status != HELD:
+        return False
+    _release(session, store, calendars, booking, by="system", now=now, reason=reason)
+    return True
 
 
 # --- access -------------------------------------------------------------------------
@@ -453,8 +528,27 @@ def cancel(
     session.refresh(booking)
     if not booking.is_active:
         raise BookingClosed("This booking is already cancelled.")
+    _release(session, store, calendars, booking, by=by, now=now, reason=reason)
+    return booking
+
+
+def _release(
+    session: Session,
+    store: CalendarStore,
+    calendars: ProfessionalCalendars,
+    booking: Booking,
+    *,
+    by: events.Actor,
+    now: datetime,
+    reason: str,
+) -> None:
+    """Take the booking off its event and mark it cancelled; the caller holds the lock.
+    A held one-on-one booking's tentative event is deleted: nobody was invited to it."""
     client = session.get(User, booking.client_id)
     item = store.get_item_by_uid(calendars.bookings_path, booking.event_uid)
+    if item is not None and booking.status == HELD and not booking.is_group:
+        store.delete_item(calendars.bookings_path, item.href, actor="platform")
+        item = None
     if item is not None:
         try:
             if booking.is_group:
@@ -479,7 +573,6 @@ def cancel(
         else:
             _write(store, calendars.bookings_path, ics, item.href)
     _mark_cancelled(session, booking, by=by, now=now, reason=reason)
-    return booking
 
 
 def _recurrence_id_of(booking: Booking, session: Session) -> datetime | None:

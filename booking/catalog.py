@@ -30,6 +30,12 @@ MAX_HORIZON_DAYS = 365
 MAX_CAPACITY = 1000
 MAX_PRICE = 100_000_000  # minor units
 MAX_NOTICE_MINUTES = 60 * 24 * 90
+MAX_REFUND_HOURS = 24 * 365
+# The error for publishing a paid service on a platform that cannot take payments.
+NO_PAYMENTS_MESSAGE = (
+    "Online payment is not set up on this platform (no Stripe key), so a paid service "
+    "cannot be published. Set the price to 0, or keep the service unpublished."
+)
 
 
 @dataclass(frozen=True)
@@ -50,7 +56,11 @@ class ServiceInput:
     step_minutes: int | None = None
     capacity: int | None = None
     is_published: bool | None = None
-    # Fields explicitly set to null in an update (daily_max, step_minutes).
+    # The cancellation policy, given together as ``cancellation_policy``.
+    refund_full_hours: int | None = None
+    refund_partial_hours: int | None = None
+    refund_partial_percent: int | None = None
+    # Fields explicitly set to null in an update (daily_max, step_minutes, refund tiers).
     cleared: frozenset[str] = frozenset()
 
 
@@ -77,7 +87,8 @@ def parse_service_input(data: Mapping[str, Any], *, partial: bool) -> ServiceInp
     values: dict[str, Any] = {}
     cleared: set[str] = set()
     known = {f.name for f in fields(ServiceInput)} - {"cleared", "price_amount", "price_currency"}
-    known |= {"price"}
+    known -= set(_POLICY_FIELDS.values())
+    known |= {"price", "cancellation_policy"}
     for key in data:
         if key not in known:
             errors[key] = "Unknown field."
@@ -149,9 +160,81 @@ def parse_service_input(data: Mapping[str, Any], *, partial: bool) -> ServiceInp
         else:
             values["is_published"] = published
 
+    if "cancellation_policy" in data:
+        _parse_policy(data["cancellation_policy"], values, cleared, errors)
+
     if errors:
         raise ValidationError(errors)
     return ServiceInput(**values, cleared=frozenset(cleared))
+
+
+# cancellation_policy's keys → Service columns
+_POLICY_FIELDS = {
+    "full_refund_hours": "refund_full_hours",
+    "partial_refund_hours": "refund_partial_hours",
+    "partial_refund_percent": "refund_partial_percent",
+}
+
+
+def _parse_policy(
+    policy: Any, values: dict[str, Any], cleared: set[str], errors: dict[str, str]
+) -> None:
+    """Validate ``{full_refund_hours, partial_refund_hours, partial_refund_percent}``
+    (null policy: no refunds when the client cancels). Missing keys mean null."""
+    if policy is None:
+        policy = {}
+    if not isinstance(policy, dict):
+        errors["cancellation_policy"] = (
+            "Use {full_refund_hours, partial_refund_hours, partial_refund_percent}."
+        )
+        return
+    for key in policy:
+        if key not in _POLICY_FIELDS:
+            errors[f"cancellation_policy.{key}"] = "Unknown field."
+    parsed: dict[str, int | None] = {}
+    for key, (low, high) in (
+        ("full_refund_hours", (0, MAX_REFUND_HOURS)),
+        ("partial_refund_hours", (0, MAX_REFUND_HOURS)),
+        ("partial_refund_percent", (0, 100)),
+    ):
+        value = policy.get(key)
+        if value is None:
+            parsed[key] = None
+        elif isinstance(value, bool) or not isinstance(value, int):
+            errors[f"cancellation_policy.{key}"] = "Must be a whole number."
+        elif not low <= value <= high:
+            errors[f"cancellation_policy.{key}"] = f"Must be between {low} and {high}."
+        else:
+            parsed[key] = value
+    if len(parsed) < 3:
+        return
+    full, partial, percent = (
+        parsed["full_refund_hours"],
+        parsed["partial_refund_hours"],
+        parsed["partial_refund_percent"],
+    )
+    if partial is not None:
+        if full is not None and partial >= full:
+            errors["cancellation_policy.partial_refund_hours"] = (
+                "The partial refund must end closer to the start than the full refund "
+                "(fewer hours before)."
+            )
+        if percent is None or not 1 <= percent <= 99:
+            errors["cancellation_policy.partial_refund_percent"] = (
+                "Give the partial refund as a percentage between 1 and 99."
+            )
+    elif percent:
+        errors["cancellation_policy.partial_refund_hours"] = (
+            "Say until how many hours before the start the partial refund applies."
+        )
+    if any(f"cancellation_policy.{key}" in errors for key in _POLICY_FIELDS):
+        return
+    values["refund_full_hours"] = full
+    values["refund_partial_hours"] = partial
+    values["refund_partial_percent"] = percent if partial is not None else 0
+    for key, column in _POLICY_FIELDS.items():
+        if parsed[key] is None and column != "refund_partial_percent":
+            cleared.add(column)
 
 
 def _check_kind_fields(service: Service) -> None:
@@ -164,31 +247,50 @@ def _check_kind_fields(service: Service) -> None:
         raise ValidationError(errors)
 
 
-def create_service(session: Session, professional: User, data: ServiceInput) -> Service:
-    """Create a service for ``professional`` from validated input."""
+def create_service(
+    session: Session, professional: User, data: ServiceInput, *, can_charge: bool = True
+) -> Service:
+    """Create a service for ``professional`` from validated input. ``can_charge`` says
+    whether the platform can take payments; without, a paid service cannot be
+    published (ValidationError on ``price``)."""
     if not professional.is_professional:
         raise NotAllowed("Only professionals can offer services.")
     service = Service(professional_id=professional.id)
     _apply(service, data)
     _check_kind_fields(service)
+    _check_can_charge(service, can_charge)
     session.add(service)
     session.flush()
     return service
 
 
 def update_service(
-    session: Session, professional: User, service_id: int, data: ServiceInput
+    session: Session,
+    professional: User,
+    service_id: int,
+    data: ServiceInput,
+    *,
+    can_charge: bool = True,
 ) -> Service:
     """Apply a partial update. Changing the kind of a service with bookings is refused
-    because those bookings were made under the old rules."""
+    because those bookings were made under the old rules. ``can_charge`` as for
+    :func:`create_service`: the result may not be a published paid service without it."""
     service = get_own_service(session, professional, service_id)
     if data.kind is not None and data.kind != service.kind:
         raise ValidationError({"kind": "The kind of a service cannot change; create a new one."})
     _apply(service, data)
     _check_kind_fields(service)
+    _check_can_charge(service, can_charge)
     service.updated_at = utcnow()
     session.flush()
     return service
+
+
+def _check_can_charge(service: Service, can_charge: bool) -> None:
+    # Before the first flush unset columns are None; a new service is published by default.
+    published = service.is_published is not False
+    if not can_charge and (service.price_amount or 0) > 0 and published:
+        raise ValidationError({"price": NO_PAYMENTS_MESSAGE})
 
 
 def _apply(service: Service, data: ServiceInput) -> None:

@@ -34,9 +34,11 @@ SERVICE_KINDS = (ONE_ON_ONE, GROUP)
 
 CONFIRMED = "confirmed"
 CANCELLED = "cancelled"
-# Statuses that hold a slot or a seat. Payments add "held" (a slot kept while the
-# client pays); it is listed here so the constraints already count it.
-ACTIVE_STATUSES = (CONFIRMED, "held")
+# A slot or seat kept while the client pays (see :mod:`payments`): it is taken for
+# everyone else, but nobody has been invited yet.
+HELD = "held"
+# Statuses that hold a slot or a seat.
+ACTIVE_STATUSES = (CONFIRMED, HELD)
 _ACTIVE_SQL = "status IN ('confirmed', 'held')"
 
 
@@ -67,6 +69,17 @@ class Service(Base):
     step_minutes: Mapped[int | None] = mapped_column(Integer, default=None)
     capacity: Mapped[int | None] = mapped_column(Integer, default=None)
     is_published: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Cancellation policy of a paid service (migration 0007, applied by payments.policy):
+    # a client who cancels at least ``refund_full_hours`` before the start gets
+    # everything back, at least ``refund_partial_hours`` before ``refund_partial_percent``
+    # percent, later nothing. None switches a tier off.
+    refund_full_hours: Mapped[int | None] = mapped_column(
+        Integer, default=24, server_default=text("24")
+    )
+    refund_partial_hours: Mapped[int | None] = mapped_column(Integer, default=None)
+    refund_partial_percent: Mapped[int] = mapped_column(
+        Integer, default=0, server_default=text("0")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     # Deleting keeps the row so existing bookings still say what was booked.

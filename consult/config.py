@@ -490,6 +490,64 @@ SCHEMA: Mapping[str, Mapping[str, Option]] = {
             "https://graph.microsoft.com/v1.0", "Base URL of Microsoft Graph.", _http_url
         ),
     },
+    "payments": {
+        "secret_key": Option(
+            "",
+            "Stripe secret key (sk_live_... or sk_test_...), taken only from the environment. "
+            "Empty: no online payment, and paid services cannot be published.",
+            env="CONSULT_STRIPE_SECRET_KEY",
+            secret=True,
+        ),
+        "publishable_key": Option(
+            "",
+            "Stripe publishable key (pk_...) for Stripe.js and the mobile SDKs, taken only "
+            "from the environment. Needed whenever the secret key is set.",
+            env="CONSULT_STRIPE_PUBLISHABLE_KEY",
+            secret=True,
+        ),
+        "webhook_secret": Option(
+            "",
+            "Signing secret (whsec_...) of the webhook endpoint <base_url>/webhooks/stripe "
+            "registered in Stripe, taken only from the environment. Empty: webhooks are "
+            "refused and payments are confirmed by the server-side check alone.",
+            env="CONSULT_STRIPE_WEBHOOK_SECRET",
+            secret=True,
+        ),
+        "hold_minutes": Option(
+            "10",
+            "Minutes a paid slot is held while the client pays; unpaid, it is freed after.",
+            _positive_int,
+        ),
+        "gateway": Option(
+            "payments.stripe_gateway:StripeGateway",
+            "The payment gateway adapter, as module:attribute.",
+        ),
+        "stripe_js_url": Option(
+            "https://js.stripe.com/v3/",
+            "URL of Stripe.js v3, loaded by the payment page (tests use localstripe's stand-in).",
+            lambda value: _http_url(value) + ("/" if value.strip().endswith("/") else ""),
+        ),
+        "stripe_api_base": Option(
+            "https://api.stripe.com",
+            "Base URL of Stripe's API (tests point it at localstripe).",
+            _http_url,
+        ),
+        "request_timeout_seconds": Option(
+            "10", "Timeout of one request to Stripe, in seconds.", _positive_int
+        ),
+        "network_retries": Option(
+            "1",
+            "Retries of a request to Stripe after a network error (with the same "
+            "idempotency key, so nothing happens twice).",
+            _non_negative_int,
+        ),
+        "sweep_seconds": Option(
+            "60",
+            "How often the app looks for holds past their time and refunds not yet sent "
+            "(work a lost job left behind); 0 = never.",
+            _non_negative_int,
+        ),
+    },
     # END OF SCHEMA: packages add their sections above this line.
 }
 

@@ -7,6 +7,7 @@ import accounts.models  # noqa: F401
 import accounts.profiles  # noqa: F401
 import booking.models  # noqa: F401
 import caldav_server.models  # noqa: F401
+import payments.models  # noqa: F401
 import sync.calendars.models  # noqa: F401
 import sync.notifications.models  # noqa: F401
 import video.models  # noqa: F401

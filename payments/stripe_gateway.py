@@ -1,0 +1,297 @@
+"""The Stripe adapter of :class:`payments.gateway.PaymentGateway`, and the only
+module that imports ``stripe``.
+
+It uses a :class:`stripe.StripeClient` of its own (no global ``stripe.api_key``), so
+several configurations can live in one process, with a request timeout and a small
+number of network retries (Stripe's library retries with the same idempotency key).
+Every SDK error is wrapped in :class:`payments.errors.PaymentGatewayError` (a declined
+card in :class:`payments.errors.PaymentDeclined`) with the SDK's error as its cause.
+
+Webhooks are verified with ``stripe.Webhook.construct_event`` and the endpoint secret,
+then translated from Stripe's event types into the port's neutral kinds.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import stripe
+
+from payments.errors import InvalidWebhook, PaymentDeclined, PaymentGatewayError
+from payments.gateway import (
+    EventKind,
+    GatewayConfig,
+    IntentState,
+    IntentStatus,
+    RefundState,
+    RefundStatus,
+    WebhookEvent,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_INTENT_EVENTS: dict[str, EventKind] = {
+    "payment_intent.succeeded": "payment_succeeded",
+    "payment_intent.payment_failed": "payment_failed",
+    "payment_intent.canceled": "payment_canceled",
+    "payment_intent.processing": "payment_processing",
+}
+_REFUND_EVENTS = ("refund.created", "refund.updated", "refund.failed", "charge.refund.updated")
+_INTENT_STATUSES = (
+    "requires_payment_method",
+    "requires_confirmation",
+    "requires_action",
+    "processing",
+    "requires_capture",
+    "succeeded",
+    "canceled",
+)
+_REFUND_STATUSES = ("pending", "requires_action", "succeeded", "failed", "canceled")
+UNREACHABLE = "We could not reach our payment provider. Please try again in a few minutes."
+
+
+class StripeGateway:
+    """Stripe behind the payment-gateway port."""
+
+    name = "stripe"
+
+    def __init__(self, config: GatewayConfig) -> None:
+        self._config = config
+        self._client = stripe.StripeClient(
+            config.secret_key,
+            base_addresses={"api": config.api_base},
+            max_network_retries=config.network_retries,
+            http_client=stripe.RequestsClient(timeout=config.timeout_seconds),
+        )
+
+    @property
+    def publishable_key(self) -> str:
+        return self._config.publishable_key
+
+    # --- payment intents ------------------------------------------------------------
+
+    def create_intent(
+        self,
+        *,
+        amount: int,
+        currency: str,
+        description: str,
+        metadata: Mapping[str, str],
+        idempotency_key: str,
+    ) -> IntentState:
+        params: dict[str, Any] = {
+            "amount": amount,
+            "currency": currency.lower(),
+            "description": description,
+            "metadata": dict(metadata),
+            # Cards everywhere; the Payment Element shows what the account enables.
+            "payment_method_types": ["card"],
+        }
+        intent = self._call(
+            lambda: self._client.v1.payment_intents.create(
+                params=params,  # type: ignore[arg-type]
+                options={"idempotency_key": idempotency_key},
+            )
+        )
+        return _intent_state(intent)
+
+    def retrieve_intent(self, intent_id: str) -> IntentState:
+        intent = self._call(
+            lambda: self._client.v1.payment_intents.retrieve(
+                intent_id, params={"expand": ["latest_charge"]}
+            )
+        )
+        return _intent_state(intent)
+
+    def cancel_intent(self, intent_id: str) -> IntentState:
+        try:
+            intent = self._client.v1.payment_intents.cancel(intent_id)
+        except stripe.InvalidRequestError:
+            # Stripe refuses to cancel a paid or already cancelled intent: then the
+            # current state is the answer (a payment that won the race, typically).
+            state = self.retrieve_intent(intent_id)
+            if state.status in ("succeeded", "canceled", "processing"):
+                return state
+            raise PaymentGatewayError(
+                f"Stripe would not cancel payment {intent_id} ({state.status})."
+            ) from None
+        except stripe.StripeError as error:
+            raise _wrap(error) from error
+        return _intent_state(intent)
+
+    def confirm_with_card_token(self, intent_id: str, token: str) -> IntentState:
+        # The card of a token made by Stripe.js (createToken) pays the intent.
+        found = self._call(lambda: self._client.v1.tokens.retrieve(token))
+        card = found.get("card")
+        card_id = card.get("id") if isinstance(card, Mapping) else card
+        if not card_id:
+            raise PaymentDeclined("This card could not be read. Please enter it again.")
+        self._call(
+            lambda: self._client.v1.payment_intents.update(
+                intent_id,
+                params={"payment_method": card_id},  # type: ignore[typeddict-item]
+            )
+        )
+        intent = self._call(lambda: self._client.v1.payment_intents.confirm(intent_id))
+        return _intent_state(intent)
+
+    # --- refunds ---------------------------------------------------------------------
+
+    def create_refund(
+        self,
+        *,
+        intent_id: str,
+        amount: int,
+        metadata: Mapping[str, str],
+        idempotency_key: str,
+    ) -> RefundState:
+        refund = self._call(
+            lambda: self._client.v1.refunds.create(
+                params={
+                    "payment_intent": intent_id,
+                    "amount": amount,
+                    "metadata": dict(metadata),
+                },
+                options={"idempotency_key": idempotency_key},
+            )
+        )
+        return _refund_state(refund, intent_id)
+
+    # --- webhooks --------------------------------------------------------------------
+
+    def parse_webhook(self, payload: bytes, signature: str) -> WebhookEvent:
+        if not self._config.webhook_secret:
+            raise InvalidWebhook("No webhook secret is configured (CONSULT_STRIPE_WEBHOOK_SECRET).")
+        try:
+            event = stripe.Webhook.construct_event(
+                payload, signature, self._config.webhook_secret, api_key=self._config.secret_key
+            )
+        except stripe.SignatureVerificationError as error:
+            raise InvalidWebhook("The webhook signature does not match.") from error
+        except (ValueError, KeyError, TypeError) as error:
+            raise InvalidWebhook("The webhook body is not a Stripe event.") from error
+        # The verified bytes, as plain data (the SDK's objects add nothing here).
+        data = json.loads(payload)
+        obj = (data.get("data") or {}).get("object")
+        if not isinstance(obj, dict) or not isinstance(data.get("id"), str):
+            raise InvalidWebhook("The webhook body is not a Stripe event.")
+        return _translate(str(event["id"]), str(event["type"]), obj)
+
+    # --- plumbing --------------------------------------------------------------------
+
+    def _call(self, request: Callable[[], T]) -> T:
+        try:
+            return request()
+        except stripe.StripeError as error:
+            raise _wrap(error) from error
+
+
+def _wrap(error: stripe.StripeError) -> PaymentGatewayError:
+    """The domain error for an SDK error; the SDK's message goes to the log only."""
+    if isinstance(error, stripe.CardError):
+        return PaymentDeclined(
+            error.user_message or "Your card was declined. Please try another card.",
+            code=error.code,
+        )
+    if isinstance(error, stripe.APIConnectionError):
+        log.warning("stripe unreachable: %s", error)
+        return PaymentGatewayError(UNREACHABLE, code="unreachable")
+    log.error("stripe refused a request: %s (http %s)", error, error.http_status)
+    return PaymentGatewayError(
+        "Our payment provider refused the request. Please try again later.",
+        code=getattr(error, "code", None) or type(error).__name__,
+    )
+
+
+def _get(obj: Any, key: str, default: Any = None) -> Any:
+    try:
+        value = obj[key]
+    except (KeyError, TypeError, IndexError):
+        return default
+    return default if value is None else value
+
+
+def _intent_status(value: Any) -> IntentStatus:
+    status = str(value)
+    if status not in _INTENT_STATUSES:
+        raise PaymentGatewayError(f"Unknown payment intent status {status!r}.")
+    return status  # type: ignore[return-value]
+
+
+def _intent_state(intent: Any) -> IntentState:
+    charge = _get(intent, "latest_charge")
+    refunded = _get(charge, "amount_refunded", 0) if isinstance(charge, Mapping) else 0
+    error = _get(intent, "last_payment_error")
+    return IntentState(
+        id=str(intent["id"]),
+        status=_intent_status(intent["status"]),
+        amount=int(intent["amount"]),
+        currency=str(intent["currency"]).upper(),
+        client_secret=_get(intent, "client_secret"),
+        amount_refunded=int(refunded),
+        last_error=str(_get(error, "message")) if error else None,
+    )
+
+
+def _refund_state(refund: Any, intent_id: str | None = None) -> RefundState:
+    status = str(_get(refund, "status", "pending"))
+    if status not in _REFUND_STATUSES:
+        status = "pending"
+    refund_status: RefundStatus = status  # type: ignore[assignment]
+    return RefundState(
+        id=str(refund["id"]),
+        intent_id=_get(refund, "payment_intent") or intent_id,
+        amount=int(refund["amount"]),
+        currency=str(refund["currency"]).upper(),
+        status=refund_status,
+        failure_reason=_get(refund, "failure_reason"),
+        metadata={str(k): str(v) for k, v in (_get(refund, "metadata", {}) or {}).items()},
+    )
+
+
+def _translate(event_id: str, event_type: str, obj: dict[str, Any]) -> WebhookEvent:
+    """Stripe's event → the port's; unknown types become "ignored"."""
+    if event_type in _INTENT_EVENTS:
+        intent = _intent_state(obj)
+        return WebhookEvent(
+            event_id, event_type, _INTENT_EVENTS[event_type], intent=intent, intent_id=intent.id
+        )
+    if event_type == "charge.refunded":
+        intent_id = _get(obj, "payment_intent")
+        refunds = _get(_get(obj, "refunds", {}), "data", [])
+        paid = bool(_get(obj, "paid")) or obj.get("status") == "succeeded"
+        # A refunded charge was paid: the event also carries the intent's payment.
+        intent = (
+            IntentState(
+                id=str(intent_id),
+                status="succeeded" if paid else "processing",
+                amount=int(obj["amount"]),
+                currency=str(obj["currency"]).upper(),
+                amount_refunded=int(_get(obj, "amount_refunded", 0)),
+            )
+            if intent_id
+            else None
+        )
+        return WebhookEvent(
+            event_id,
+            event_type,
+            "refund_updated",
+            intent=intent,
+            intent_id=intent_id,
+            refunds=tuple(_refund_state(item, intent_id) for item in refunds),
+        )
+    if event_type in _REFUND_EVENTS:
+        refund = _refund_state(obj)
+        return WebhookEvent(
+            event_id,
+            event_type,
+            "refund_updated",
+            intent_id=refund.intent_id,
+            refunds=(refund,),
+        )
+    return WebhookEvent(event_id, event_type, "ignored")

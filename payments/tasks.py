@@ -1,0 +1,57 @@
+"""Background jobs of the payments package: module-level functions taking ids, each
+opening its own database session (rq runs them in ``consult worker``; without Redis
+they run on the app's thread pool). All are idempotent: a retried or duplicated job
+finds the work done and does nothing."""
+
+from __future__ import annotations
+
+import logging
+
+from booking.bookings import Links
+from consult.db import utcnow
+from consult.worker import job_database, job_settings
+from payments import holds, refunds
+from payments.runtime import gateway_for
+
+log = logging.getLogger(__name__)
+
+
+def _links() -> Links:
+    return Links(base_url=job_settings().app.base_url)
+
+
+def expire_hold(payment_id: int) -> str:
+    """At the end of a hold: free the slot unless the payment arrived. A provider that
+    cannot be reached raises, so rq retries (the sweep also comes back to it)."""
+    settings = job_settings()
+    return str(
+        holds.expire_payment(
+            job_database(), gateway_for(settings), payment_id, now=utcnow(), links=_links()
+        )
+    )
+
+
+def cancel_intent(payment_id: int) -> str:
+    """After a booking waiting for its payment was cancelled: cancel the intent."""
+    settings = job_settings()
+    return str(
+        holds.cancel_unpaid(
+            job_database(), gateway_for(settings), payment_id, now=utcnow(), links=_links()
+        )
+    )
+
+
+def send_refund(refund_id: int) -> str:
+    """Send a recorded refund to the provider (failures wait for the sweep)."""
+    settings = job_settings()
+    gateway = gateway_for(settings)
+    if gateway is None:
+        log.warning("refund %s waits: payments are not configured", refund_id)
+        return "skipped"
+    return refunds.send_refund(job_database(), gateway, refund_id, now=utcnow())
+
+
+def sweep() -> holds.SweepResult:
+    """What lost jobs left: holds past their time, intents to cancel, refunds to send."""
+    settings = job_settings()
+    return holds.sweep(job_database(), gateway_for(settings), now=utcnow(), links=_links())
