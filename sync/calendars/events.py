@@ -44,9 +44,11 @@ from sync.calendars.timezones import match_zone, resolve_tzid
 __all__ = [
     "HISTORY",
     "Findings",
+    "Normalized",
     "ZoneReader",
     "mirror_calendar_text",
     "normalize_components",
+    "normalize_event",
 ]
 
 PRODID = "-//Consult Platform//Calendar sync//EN"
@@ -348,6 +350,17 @@ def _wrap(vevents: str) -> str:
     return f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:{PRODID}\r\n{vevents}END:VCALENDAR\r\n"
 
 
+@dataclass(frozen=True)
+class Normalized:
+    """A remote event as the mirror keeps it: ``text`` (VEVENT components, ``""`` for
+    nothing to mirror) and, when its busy time does not depend on anyone's zone (one
+    one-off event in UTC), ``blocks``: the UTC intervals it blocks, so the busy-time
+    index need not parse it again (:func:`booking.busy_index.expect_blocks`)."""
+
+    text: str
+    blocks: tuple[tuple[datetime, datetime], ...] | None = None
+
+
 def normalize_components(
     components: Iterable[icalendar.cal.Component],
     *,
@@ -356,8 +369,22 @@ def normalize_components(
     show_titles: bool,
     now: datetime,
 ) -> str:
-    """Return the mirror's VEVENT text for one remote event (a series: master and
-    overrides), under ``uid``; ``""`` when there is nothing to mirror.
+    """Return the mirror's VEVENT text for one remote event (see :func:`normalize_event`)."""
+    return normalize_event(
+        components, uid=uid, reader=reader, show_titles=show_titles, now=now
+    ).text
+
+
+def normalize_event(
+    components: Iterable[icalendar.cal.Component],
+    *,
+    uid: str,
+    reader: ZoneReader,
+    show_titles: bool,
+    now: datetime,
+) -> Normalized:
+    """Return the mirror's form of one remote event (a series: master and overrides)
+    under ``uid``; its text is ``""`` when there is nothing to mirror.
 
     Non-VEVENT components are ignored. A series with any event that cannot be read
     or recurs absurdly is skipped whole and counted in ``reader.findings``; so is a
@@ -365,26 +392,56 @@ def normalize_components(
     """
     vevents = [c for c in components if getattr(c, "name", "") == "VEVENT"]
     if not vevents:
-        return ""
+        return Normalized("")
     try:
         events = [_normalize_event(c, uid, reader, show_titles) for c in vevents]
     except _Skip as skip:
         reader.findings.skip(str(skip), _label(vevents[0]))
-        return ""
+        return Normalized("")
     except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
         # icalendar raises any of these for values it parsed leniently but cannot use.
         reader.findings.skip("its times cannot be read", _label(vevents[0]))
-        return ""
+        return Normalized("")
     cutoff = now - HISTORY
     if all(_ends_before(event, cutoff) for event in events):
-        return ""
+        return Normalized("")
     text = "".join(event.to_ical().decode() for event in events)
     try:
         parse_calendar(_wrap(text))
     except InvalidCalendarData:
         reader.findings.skip("it is not valid iCalendar", _label(vevents[0]))
-        return ""
-    return text
+        return Normalized("")
+    return Normalized(text, _utc_blocks(events))
+
+
+def _utc_blocks(events: Sequence[icalendar.Event]) -> tuple[tuple[datetime, datetime], ...] | None:
+    """The busy time of a lone one-off event whose times are UTC, by the rules of
+    :func:`booking.icalendar_events.busy_intervals` (cancelled, transparent and
+    zero-length events block nothing); ``None`` for anything else."""
+    if len(events) != 1:
+        return None
+    event = events[0]
+    if any(name in event for name in ("RRULE", "RDATE", "RECURRENCE-ID")):
+        return None
+    start: Any = _prop(event, "DTSTART").dt
+    if not isinstance(start, datetime) or start.tzinfo is None:
+        return None
+    if "DTEND" in event:
+        end: Any = _prop(event, "DTEND").dt
+    elif "DURATION" in event:
+        end = start + _prop(event, "DURATION").dt
+    else:
+        end = start
+    if not isinstance(end, datetime) or end.tzinfo is None:
+        return None
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    if (
+        str(event.get("STATUS", "")).upper() == "CANCELLED"
+        or str(event.get("TRANSP", "")).upper() == "TRANSPARENT"
+        or end <= start
+    ):
+        return ()
+    return ((start, end),)
 
 
 @lru_cache(maxsize=256)

@@ -25,10 +25,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, insert, update
 from sqlalchemy.orm import Session
 
+from booking.busy_index import expect_blocks
+from booking.intervals import Interval
 from caldav_server.errors import InvalidCalendarData, ItemTooLarge
 from caldav_server.spans import CalendarObject, parse_calendar_object
 from caldav_server.store import CalendarStore
-from sync.calendars.events import Findings, ZoneReader, mirror_calendar_text, normalize_components
+from sync.calendars.events import Findings, ZoneReader, mirror_calendar_text, normalize_event
 from sync.calendars.models import ExternalCalendarItem
 from sync.calendars.sources.base import FetchResult
 
@@ -87,6 +89,8 @@ class MirrorChanges:
     puts: list[tuple[str, CalendarObject]] = field(default_factory=list)
     removals: list[str] = field(default_factory=list)
     findings: Findings = field(default_factory=Findings)
+    # Busy time of items known without parsing them again (href -> UTC intervals).
+    blocks: dict[str, tuple[tuple[datetime, datetime], ...]] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
@@ -113,6 +117,7 @@ def compute_changes(
     reader = result.reader or ZoneReader(own_zone=ZoneInfo("UTC"))
     changes = MirrorChanges(findings=reader.findings)
     after = dict(known)
+    hints: dict[str, tuple[tuple[datetime, datetime], ...]] = {}
     affected: set[str] = set()
     seen: set[str] = set()
     for event in result.events:
@@ -122,9 +127,12 @@ def compute_changes(
         if event.components is None:
             continue
         group = group_key(event.group_id)
-        text = normalize_components(
+        normalized = normalize_event(
             event.components, uid=mirror_uid(group), reader=reader, show_titles=show_titles, now=now
         )
+        text = normalized.text
+        if normalized.blocks is not None:
+            hints[group] = normalized.blocks
         item = KnownItem(key, event.remote_id, group, event.etag, text)
         if old == item:
             continue
@@ -170,6 +178,9 @@ def compute_changes(
             changes.findings.skip(reason, "an event")
             continue
         changes.puts.append((mirror_href(group), obj))
+        texts_hinted = len(texts) == 1 and group in hints
+        if texts_hinted:
+            changes.blocks[mirror_href(group)] = hints[group]
     return changes
 
 
@@ -233,6 +244,8 @@ def apply_changes(
     removed = 0
     for href in changes.removals:
         removed += bool(store.delete_item(mirror_path, href, actor="sync"))
+    for href, blocks in changes.blocks.items():
+        expect_blocks(session, mirror_path, href, [Interval(start, end) for start, end in blocks])
     for chunk in _chunks(changes.puts):
         store.put_objects(mirror_path, list(chunk), actor="sync")  # type: ignore[arg-type]
     return len(changes.puts), removed

@@ -129,8 +129,8 @@ def next_run(settings: Settings, now: datetime, failures: int = 0) -> datetime:
 
 
 def limits_for(settings: Settings, deadline: float | None = None) -> Limits:
-    """The bounds of a run from ``[sync]`` settings; the deadline defaults to ten
-    request timeouts from now."""
+    """The bounds of a run from ``[sync]`` settings; the deadline (``time.monotonic()``)
+    defaults to ten request timeouts from now."""
     sync = settings.sync
     timeout = float(sync.request_timeout_seconds)
     return Limits(
@@ -189,6 +189,10 @@ class _Run:
     changes: MirrorChanges | None = None
     error: str = ""
     skip: bool = False
+    # Handing a fetch that outlived a booking's wait over to its own thread.
+    handoff: threading.Lock = field(default_factory=threading.Lock)
+    fetched: bool = False
+    abandoned: bool = False
 
 
 def _prepare(session: Session, settings: Settings, run: _Run, now: datetime) -> None:
@@ -242,7 +246,7 @@ def _prepare(session: Session, settings: Settings, run: _Run, now: datetime) -> 
         window_start=connection.window_start,
         known_etags=(
             {item.remote_id: item.etag for item in run.known.values()}
-            if connection.kind == CALDAV
+            if connection.kind in (CALDAV, ICS)
             else {}
         ),
         skip_remote_ids=frozenset(pushed),
@@ -403,16 +407,10 @@ def _record_failure(
 # --- entry points ----------------------------------------------------------------------
 
 
-def run_sync(
-    scope: SessionScope,
-    settings: Settings,
-    connection_id: int,
-    *,
-    deadline: float | None = None,
-) -> SyncOutcome:
+def run_sync(scope: SessionScope, settings: Settings, connection_id: int) -> SyncOutcome:
     """Sync one connection now; returns what happened (never raises for the source's
     failures). ``scope()`` opens a session that commits when the block ends."""
-    return run_syncs(scope, settings, [connection_id], deadline=deadline)[0]
+    return run_syncs(scope, settings, [connection_id])[0]
 
 
 def run_syncs(
@@ -420,23 +418,28 @@ def run_syncs(
     settings: Settings,
     connection_ids: Sequence[int],
     *,
-    deadline: float | None = None,
+    wait_until: float | None = None,
+    background: SessionScope | None = None,
 ) -> list[SyncOutcome]:
     """Sync several connections: prepared and applied one after another, fetched in
-    parallel (at most four at a time). A fetch still running at ``deadline`` (plus a
-    second) is given up and recorded as a failure. Returns one outcome per id, in
-    order. ``scope()`` opens a session that commits when its block ends."""
-    limits = limits_for(settings, deadline)
+    parallel (at most four at a time). Returns one outcome per id, in order.
+    ``scope()`` opens a session that commits when its block ends.
+
+    With ``wait_until`` (a ``time.monotonic()`` value: a booking is waiting), the
+    caller waits no longer than that: a sync still fetching then finishes on its own
+    thread and applies its result through ``background()`` (its outcome here is
+    "skipped"). Without it, everything runs to the end in the caller's thread.
+    """
+    limits = limits_for(settings)
     outcomes: dict[int, SyncOutcome] = {}
     with contextlib.ExitStack() as flights:
         runs: list[_Run] = []
         for connection_id in connection_ids:
-            # With a deadline (a booking waiting), a sync already running in this process
-            # is waited for and trusted; a job waits for it and then syncs again.
+            # A booking waits for a sync of the same calendar already running in this
+            # process and trusts it; a job waits for it and then syncs again.
             key = (str(settings.database.url), connection_id)
-            flight = _single_flight(
-                key, limits.deadline - time.monotonic(), then_run=deadline is None
-            )
+            limit = (wait_until if wait_until is not None else limits.deadline) - time.monotonic()
+            flight = _single_flight(key, limit, then_run=wait_until is None)
             leader = flights.enter_context(flight)
             if not leader:
                 outcomes[connection_id] = SyncOutcome(
@@ -444,38 +447,54 @@ def run_syncs(
                 )
                 continue
             run = _Run(connection_id)
-            now = utcnow()
             with scope() as session:
-                _prepare(session, settings, run, now)
+                _prepare(session, settings, run, utcnow())
             if run.skip:
                 outcomes[connection_id] = SyncOutcome(connection_id, SKIPPED)
             else:
                 runs.append(run)
         fetching = [run for run in runs if not run.error]
-        if len(fetching) == 1:
-            _fetch(settings, fetching[0], limits, utcnow())
+        if wait_until is None:
+            for run in fetching:
+                _fetch(settings, run, limits, utcnow())
         elif fetching:
             executor = ThreadPoolExecutor(
                 max_workers=min(4, len(fetching)), thread_name_prefix="calendar-sync"
             )
-            futures = {
-                executor.submit(_fetch, settings, run, limits, utcnow()): run for run in fetching
-            }
-            done, late = wait(futures, timeout=max(0.0, limits.deadline - time.monotonic()) + 1)
+            futures = [
+                executor.submit(_fetch_on_thread, settings, run, limits, background)
+                for run in fetching
+            ]
+            wait(futures, timeout=max(0.0, wait_until - time.monotonic()))
             executor.shutdown(wait=False)
-            for future in late:
-                # The thread may still write into its run; apply a copy that says it was late.
-                stale = futures[future]
-                runs[runs.index(stale)] = replace(
-                    stale,
-                    result=None,
-                    changes=None,
-                    error="The calendar server did not answer in time; will retry.",
-                )
+            for run in fetching:
+                with run.handoff:
+                    run.abandoned = not run.fetched
+                if run.abandoned:
+                    outcomes[run.connection_id] = SyncOutcome(
+                        run.connection_id, SKIPPED, "Still syncing in the background."
+                    )
         for run in runs:
-            with scope() as session:
-                outcomes[run.connection_id] = _apply(session, settings, run, utcnow())
+            if not run.abandoned:
+                with scope() as session:
+                    outcomes[run.connection_id] = _apply(session, settings, run, utcnow())
     return [outcomes[connection_id] for connection_id in connection_ids]
+
+
+def _fetch_on_thread(
+    settings: Settings, run: _Run, limits: Limits, background: SessionScope | None
+) -> None:
+    """Fetch; if the waiting caller gave up meanwhile, apply the result here."""
+    _fetch(settings, run, limits, utcnow())
+    with run.handoff:
+        run.fetched = True
+        abandoned = run.abandoned
+    if abandoned and background is not None:
+        try:
+            with background() as session:
+                _apply(session, settings, run, utcnow())
+        except Exception:
+            log.exception("calendar %s: applying a late sync failed", run.connection_id)
 
 
 @contextlib.contextmanager
@@ -516,10 +535,11 @@ def sync_before_booking(session: Session, service: Service, professional: User) 
     ``pre_booking_timeout_seconds``, so the booking's check sees fresh busy time.
 
     Commits the booking's session (it holds only reads here) before any network I/O
-    and writes the mirrors in its own commits. Never raises: a calendar that cannot
-    be synced is recorded as failed and the booking goes on with the mirror as it is.
+    and writes the mirrors in its own commits. A sync that takes longer finishes in
+    the background. Never raises: a calendar that cannot be synced is recorded as
+    failed and the booking goes on with the mirror as it is.
     """
-    from consult.worker import job_settings
+    from consult.worker import job_database, job_settings
 
     try:
         settings = job_settings()
@@ -528,9 +548,15 @@ def sync_before_booking(session: Session, service: Service, professional: User) 
         stale = stale_connections(session, professional.id, now, max_age)
         if not stale:
             return
-        deadline = time.monotonic() + float(settings.sync.pre_booking_timeout_seconds)
+        wait_until = time.monotonic() + float(settings.sync.pre_booking_timeout_seconds)
         session.commit()
-        run_syncs(lambda: borrowed(session), settings, stale, deadline=deadline)
+        run_syncs(
+            lambda: borrowed(session),
+            settings,
+            stale,
+            wait_until=wait_until,
+            background=job_database().session,
+        )
     except Exception:
         log.exception("calendar sync before a booking with professional %s failed", professional.id)
         session.rollback()

@@ -4,8 +4,8 @@ Incremental where HTTP allows: the ETag and Last-Modified of the last download g
 out as ``If-None-Match`` / ``If-Modified-Since``, and a 304 ends the sync without
 reading anything. Servers that ignore both still cost no writes: a body with the
 same SHA-256 as last time is not parsed. A changed feed is parsed whole (it is one
-file) and compared event by event with what was mirrored, so only changed events
-are written.
+file); each event's text is hashed and compared with the hash mirrored last time, so
+only changed events are normalised and written.
 """
 
 from __future__ import annotations
@@ -126,10 +126,20 @@ class IcsSource:
                 if uid in config.skip_uids:
                     continue
                 by_uid[uid].append(component)
-        events = [
-            RemoteEvent(remote_id=uid, group_id=uid, components=components)
-            for uid, components in by_uid.items()
-        ]
+        events = []
+        for uid, components in by_uid.items():
+            # The event's own etag: a hash of its text. One unchanged since the last sync
+            # is not normalised again, so a change to a big feed costs what changed.
+            digest = hashlib.sha256(b"".join(c.to_ical() for c in components)).hexdigest()
+            unchanged = config.known_etags.get(uid) == digest
+            events.append(
+                RemoteEvent(
+                    remote_id=uid,
+                    group_id=uid,
+                    etag=digest,
+                    components=None if unchanged else components,
+                )
+            )
         return FetchResult(
             complete=True,
             events=events,

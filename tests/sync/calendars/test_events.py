@@ -15,7 +15,12 @@ from booking.icalendar_events import busy_intervals
 from booking.intervals import Interval
 from consult.config import load_settings
 from sync.calendars.errors import CredentialsUnreadable
-from sync.calendars.events import ZoneReader, mirror_calendar_text, normalize_components
+from sync.calendars.events import (
+    ZoneReader,
+    mirror_calendar_text,
+    normalize_components,
+    normalize_event,
+)
 from sync.calendars.mirror import KnownItem, compute_changes, remote_key
 from sync.calendars.secrets import open_secret, seal_secret
 from sync.calendars.sources.base import FetchResult, RemoteEvent
@@ -401,3 +406,33 @@ def test_retries_back_off_and_syncs_are_jittered(tmp_path: Any) -> None:
     bounds = [(45, 75), (90, 150), (180, 300), (420, 540), (3540, 3660), (3540, 3660)]
     for wait, (low, high) in zip(waits, bounds, strict=True):
         assert timedelta(seconds=low) <= wait <= timedelta(seconds=high), wait
+
+
+@pytest.mark.parametrize(
+    ("lines", "hinted"),
+    [
+        (["DTSTART:20300107T090000Z", "DTEND:20300107T100000Z"], True),
+        (["DTSTART;TZID=Europe/Berlin:20300107T090000", "DURATION:PT45M"], True),
+        (["DTSTART:20300107T090000Z", "DTEND:20300107T100000Z", "STATUS:CANCELLED"], True),
+        (["DTSTART:20300107T090000Z", "DTEND:20300107T100000Z", "TRANSP:TRANSPARENT"], True),
+        (["DTSTART:20300107T090000Z"], True),  # zero length: blocks nothing
+        (["DTSTART;VALUE=DATE:20300107", "DTEND;VALUE=DATE:20300108"], False),  # zone-dependent
+        (["DTSTART:20300107T090000", "DTEND:20300107T100000"], False),  # floating
+        (["DTSTART:20300107T090000Z", "DURATION:PT1H", "RRULE:FREQ=DAILY;COUNT=3"], False),
+    ],
+)
+def test_busy_hints_agree_with_the_busy_time_index(lines: list[str], hinted: bool) -> None:
+    """The blocks handed to the busy-time index for one-off UTC events are exactly what
+    it would compute by parsing them."""
+    calendar = icalendar.Calendar.from_ical(vcalendar(vevent("a", *lines[:1], extra=lines[1:])))
+    normalized = normalize_event(
+        list(calendar.walk("VEVENT")),
+        uid="h@mirror",
+        reader=ZoneReader(own_zone=BERLIN),
+        show_titles=False,
+        now=NOW,
+    )
+    assert (normalized.blocks is not None) == hinted
+    if hinted:
+        expected = [(b.start, b.end) for b in _busy(normalized.text)]
+        assert list(normalized.blocks or ()) == expected

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from sync.calendars.tasks import dispatch_due_job
 from tests.conftest import TEST_SECRET_KEY
 from tests.factories import at, next_weekday, setup_professional
 from tests.sync.calendars.conftest import sync_settings
-from tests.sync.calendars.helpers import get_connection, slot_times, vcalendar, vevent
+from tests.sync.calendars.helpers import get_connection, slot_times, vcalendar, vevent, wait_for
 from tests.sync.calendars.servers.google import GoogleStandIn
 from tests.sync.calendars.servers.graph import GraphStandIn
 from tests.sync.calendars.servers.ics import IcsServer
@@ -136,3 +137,45 @@ def test_sync_jobs_run_in_a_real_rq_worker(
     # Claimed, then rescheduled one interval (or a backoff) ahead; one tick stays scheduled.
     assert all(after[i]["next_sync_at"] > after[i]["last_attempt_at"] for i in ids)
     assert len(ScheduledJobRegistry(queue=queue).get_job_ids()) == 1
+
+
+def test_without_redis_a_timer_in_the_app_dispatches_due_calendars(
+    tmp_path: Path,
+    database: Any,
+    make_user: Any,
+    ics: IcsServer,
+    google: GoogleStandIn,
+    graph: GraphStandIn,
+    database_url: str,
+) -> None:
+    """The embedded default (no Redis): the dispatcher runs on the app's in-process queue
+    every ``dispatch_seconds``, and stops once no calendar is connected."""
+    from tests.conftest import make_settings
+    from web import create_app
+
+    settings = make_settings(
+        tmp_path, database_url, sync=sync_settings(google, graph, dispatch_seconds="1")
+    )
+    app = create_app(settings)
+    app.config.update(TESTING=True)
+    client = app.test_client()
+    pro, headers, service = setup_professional(client, database, make_user)
+    ics.publish("feed", vcalendar())
+    created = client.post(URL, json={"kind": "ics", "url": ics.url("feed")}, headers=headers)
+    connection_id = created.get_json()["id"]
+    first = wait_for(lambda: get_connection(client, headers, connection_id)["last_sync_at"])
+    with database.session() as session:
+        row = session.get(ExternalCalendar, connection_id)
+        assert row is not None
+        row.next_sync_at = utcnow()  # due now: the next tick picks it up, nobody else
+    second = wait_for(
+        lambda: (
+            (at := get_connection(client, headers, connection_id)["last_sync_at"]) != first and at
+        ),
+        timeout=30,
+    )
+    assert second > first
+    assert ics.count("feed", 304) == 1
+    assert client.delete(f"{URL}/{connection_id}", headers=headers).status_code == 204
+    time.sleep(2.5)  # the chain sees no connected calendar and stops
+    app.extensions["consult.jobs"].shutdown()
