@@ -149,3 +149,15 @@ def test_senders_hear_of_rows_only_when_the_outer_transaction_commits(
         note(session, "four")
         raise RuntimeError
     assert len(recorder.calls) == 1  # a rolled-back transaction is never dispatched
+
+
+def test_the_sender_thread_stops_with_the_app(settings: Any) -> None:
+    from web import create_app, shutdown_app
+
+    application = create_app(settings)
+    sender = dispatch.get_dispatcher()
+    assert isinstance(sender, dispatch.InProcessScheduler) and sender.thread.is_alive()
+    shutdown_app(application)
+    sender.thread.join(30)
+    assert not sender.thread.is_alive()
+    assert dispatch.get_dispatcher() is None
