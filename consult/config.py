@@ -368,14 +368,15 @@ SCHEMA: Mapping[str, Mapping[str, Option]] = {
         ),
         "sweep_seconds": Option(
             "30",
-            "Interval of the sweep that sends what is due and re-dispatches messages whose job "
-            "was lost (Redis down, worker killed). 0 turns the sweep off: only for tests.",
+            "Interval of the sweep that sends what is due (without Redis) or what a lost job "
+            "left behind (in consult worker: Redis down or emptied, a worker killed). 0 turns "
+            "the sweep off: only for tests.",
             _non_negative_int,
         ),
         "redispatch_after_seconds": Option(
             "120",
-            "How long a due message may wait for its queued job before the sweep dispatches "
-            "it again (with Redis; the lease keeps a message from being sent twice).",
+            "How long a due message may wait for its rq job before the worker's sweep sends it "
+            "itself (the lease keeps a message from being sent twice).",
             _positive_int,
         ),
     },

@@ -10,6 +10,8 @@ import pytest
 
 from accounts import directory
 from accounts.directory import SearchParamError
+from accounts.models import User
+from booking import catalog
 from caldav_server.store import CalendarStore
 from consult.db import utcnow
 from tests.factories import at, bearer, iso, next_weekday, one_on_one
@@ -188,7 +190,14 @@ def test_available_on_lists_only_professionals_with_a_free_slot_then(
 
     # Sam books Ana's only free hour on a Saturday: she is no longer free that day, at
     # once (her Bookings calendar's ctag changed, so the cached answer is not used).
-    ana, ana_headers, ana_services = world["ana"]
+    ana, ana_headers, _ = world["ana"]
+    # Sam books a free taster: one-on-one bookings block the hour for every service.
+    taster = client.post(
+        "/api/v1/services",
+        json=one_on_one(title="Taster", duration_minutes=60),
+        headers=ana_headers,
+    )
+    assert taster.status_code == 201
     only_hour = {"date": saturday.isoformat(), "intervals": [["10:00", "11:00"]]}
     client.put(
         "/api/v1/availability",
@@ -199,7 +208,7 @@ def test_available_on_lists_only_professionals_with_a_free_slot_then(
     sam = make_user(role="client")
     booked = client.post(
         "/api/v1/bookings",
-        json={"service_id": ana_services[0]["id"], "start": iso(at(saturday, "10:00"))},
+        json={"service_id": taster.get_json()["id"], "start": iso(at(saturday, "10:00"))},
         headers=bearer(database, sam),
     )
     assert booked.status_code == 201, booked.get_json()
@@ -274,12 +283,11 @@ def test_answers_are_cached_until_a_calendar_changes(
     search(database, sort="next_free")
     after = directory.cache_stats()
     assert after["hits"] - before["hits"] == 3 and after["misses"] == before["misses"]
-    _, headers, services = world["maya"]
-    client.patch(
-        f"/api/v1/services/{services[0]['id']}",
-        json={"min_notice_minutes": 60 * 24 * 3},
-        headers=headers,
-    )
+    maya, _, services = world["maya"]
+    with database.session() as session:  # Maya asks for three days' notice from now on
+        account = session.get(User, maya.id)
+        notice = catalog.parse_service_input({"min_notice_minutes": 60 * 24 * 3}, partial=True)
+        catalog.update_service(session, account, services[0]["id"], notice)
     search(database, sort="next_free")
     assert directory.cache_stats()["misses"] == after["misses"] + 1  # only Maya again
 

@@ -122,7 +122,8 @@ def professional_signs_up(page: Page, base: str, shot: Shots, photo: Path) -> No
     expect(page).to_have_url(base + "/pro/services/new?onboarding=1")
     page.get_by_label("Title").fill("Therapy session")
     page.get_by_label("Length (minutes)").fill("50")
-    page.get_by_label("Price").fill("90")
+    # Free: paying (held slot, Stripe) is the payments package's journey.
+    page.get_by_label("Price").fill("0")
     page.get_by_role("button", name="Save and continue").click()
 
     expect(page).to_have_url(base + "/pro/hours?onboarding=1")

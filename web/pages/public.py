@@ -119,9 +119,9 @@ def _widget(
     notes: list[str] = []
     today = now.astimezone(zone.zone).date()
     this_month = today.replace(day=1)
-    last_month = _shift_month(
-        (now + timedelta(days=service.horizon_days)).astimezone(zone.zone).date().replace(day=1), 0
-    )
+    horizon_end = now + timedelta(days=service.horizon_days)
+    last_month = horizon_end.astimezone(zone.zone).date().replace(day=1)
+
     asked_day = _day_of(args.get("date"))
     if args.get("date") and asked_day is None:
         notes.append("That date is not valid; pick one on the calendar.")
@@ -288,7 +288,10 @@ def book(principal: str) -> Any:
     form = BookingForm()
     anonymous = not current_user.is_authenticated
     status = 200
-    if request.method == "POST" and form.validate_on_submit():
+    if request.method == "POST" and slot is None:
+        # Taken (or never offered): say so before anything is created, an account included.
+        status = 409
+    elif request.method == "POST" and form.validate_on_submit():
         response, status = _submit(form, service, start, zone, anonymous)
         if response is not None:
             return response

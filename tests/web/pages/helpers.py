@@ -10,6 +10,7 @@ from typing import Any
 
 from accounts import profiles
 from accounts.models import User
+from booking import catalog
 from consult.db import Database, utcnow
 from tests.conftest import TEST_PASSWORD
 from tests.factories import WORKWEEK, bearer, one_on_one
@@ -47,11 +48,19 @@ def make_professional(
         headers=headers,
     )
     assert response.status_code == 200, response.get_json()
+    # Services are created through the catalog, as on a platform that takes payments:
+    # without a Stripe key the API refuses to publish a paid service, and these tests
+    # need paid ones to search by price (they only ever book free ones).
     created = []
-    for payload in services if services is not None else [one_on_one()]:
-        made = client.post("/api/v1/services", json=payload, headers=headers)
-        assert made.status_code == 201, made.get_json()
-        created.append(made.get_json())
+    with database.session() as session:
+        account = session.get(User, user.id)
+        assert account is not None
+        for payload in services if services is not None else [one_on_one()]:
+            service = catalog.create_service(
+                session, account, catalog.parse_service_input(payload, partial=False)
+            )
+            session.flush()
+            created.append({"id": service.id, "title": service.title, "kind": service.kind})
     if headline or bio or categories:
         with database.session() as session:
             account = session.get(User, user.id)
