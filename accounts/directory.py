@@ -263,6 +263,8 @@ def parse_search(
 
 @dataclass(frozen=True)
 class ServiceSummary:
+    """A bookable service of a professional in a result (prices in minor units)."""
+
     id: int
     title: str
     kind: str
@@ -302,6 +304,8 @@ class ProfessionalHit:
 
 @dataclass(frozen=True)
 class SearchResult:
+    """One page of results and what the pagination needs."""
+
     hits: list[ProfessionalHit]
     page: int
     per_page: int
@@ -610,6 +614,7 @@ def cache_stats() -> dict[str, int]:
 
 
 def clear_cache() -> None:
+    """Forget every cached availability answer (tests, benchmarks)."""
     with _cache_lock:
         _cache.clear()
         _stats.update(hits=0, misses=0)

@@ -26,6 +26,8 @@ _NAME = re.compile(r"^[0-9]+-[0-9a-f]{16}\.(png|jpeg|webp)$")
 
 @dataclass(frozen=True)
 class ImageInfo:
+    """What :func:`inspect_image` found: the kind and the size in pixels."""
+
     kind: str  # "png" | "jpeg" | "webp"
     width: int
     height: int
@@ -112,6 +114,7 @@ def check_photo(data: bytes) -> ImageInfo:
 
 
 def photo_dir(data_dir: Path) -> Path:
+    """The folder photos are stored in, under the data folder."""
     return data_dir / PHOTO_DIR
 
 
@@ -143,4 +146,5 @@ def delete_photo(data_dir: Path, name: str | None) -> None:
 
 
 def mime_type_of(name: str) -> str:
+    """The content type of a stored photo, from the kind its name records."""
     return MIME_TYPES[name.rsplit(".", 1)[1]]

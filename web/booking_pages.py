@@ -152,6 +152,7 @@ def my_bookings() -> Any:
 @bp.route("/bookings/<int:booking_id>", methods=["GET", "POST"])
 @login_required
 def booking_detail(booking_id: int) -> Any:
+    """One booking for its client or professional, with cancel and reschedule (404 for others)."""
     session = get_session()
     try:
         booking = bookings.get_booking_for(session, current_user.account, booking_id)
@@ -224,6 +225,7 @@ def ics_for_booking(booking: Booking, *, for_professional: bool, now: datetime) 
 @bp.get("/bookings/<int:booking_id>/event.ics")
 @login_required
 def booking_ics(booking_id: int) -> Any:
+    """The booking as an .ics download for the signed-in client or professional."""
     session = get_session()
     try:
         booking = bookings.get_booking_for(session, current_user.account, booking_id)
@@ -241,6 +243,7 @@ def booking_ics(booking_id: int) -> Any:
 
 @bp.route("/manage/<token>", methods=["GET", "POST"])
 def manage(token: str) -> Any:
+    """The booking behind a signed email link, with cancel and reschedule, without signing in."""
     from booking.links import booking_from_manage_token
 
     session = get_session()

@@ -27,6 +27,7 @@ def _page_url(page: int) -> str:
 
 @bp.get("/")
 def index() -> Any:
+    """The home page; with parameters, the search results (400 with errors next to the fields)."""
     zone = VisitorZone()
     now = utcnow()
     args = {key: value for key, value in request.args.items()}

@@ -64,6 +64,7 @@ def _page_url(page: int) -> str:
 
 
 def result_json(result: SearchResult) -> dict[str, Any]:
+    """A result page with its pagination links (absolute, keeping the query)."""
     return {
         "results": [hit_json(hit) for hit in result.hits],
         "pagination": {
@@ -81,6 +82,7 @@ def result_json(result: SearchResult) -> dict[str, Any]:
 
 @bp.get("/professionals")
 def search_professionals() -> Any:
+    """Search; 400 naming each bad parameter."""
     now = utcnow()
     try:
         query = directory.parse_search(request.args, now=now)

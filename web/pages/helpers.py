@@ -145,6 +145,7 @@ def user_names(session: Session, ids: Iterable[int]) -> dict[int, str]:
 
 
 def render_error(status: int, message: str) -> Any:
+    """The friendly error page with ``status`` and a message saying what to do."""
     return render_template("error.html", status=status, message=message), status
 
 

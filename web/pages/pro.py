@@ -114,6 +114,8 @@ class Entry:
 
 @dataclass
 class Day:
+    """One day of the dashboard: its entries and its open hours."""
+
     day: date
     is_today: bool
     entries: list[Entry]

@@ -52,12 +52,14 @@ def _page(
 @bp.get("/calendar")
 @professional_required
 def calendar_page() -> Any:
+    """CalDAV settings per app, app passwords and the feed address."""
     return _page()
 
 
 @bp.post("/calendar/app-passwords")
 @professional_required
 def create_app_password() -> Any:
+    """Create a named app password and show its secret once (201)."""
     form = AppPasswordForm()
     if form.validate_on_submit():
         session = get_session()
@@ -77,6 +79,7 @@ def create_app_password() -> Any:
 @bp.post("/calendar/app-passwords/<int:app_password_id>/revoke")
 @professional_required
 def revoke_app_password(app_password_id: int) -> Any:
+    """Revoke one of the professional's app passwords (404 when not theirs)."""
     if not EmptyForm().validate_on_submit():
         abort(400)
     session = get_session()

@@ -43,6 +43,8 @@ PREVIEW_DAYS = 7
 
 @dataclass
 class Row:
+    """One interval row of the weekly editor, as typed, with its error."""
+
     start: str = ""
     end: str = ""
     error: str | None = None
@@ -50,6 +52,8 @@ class Row:
 
 @dataclass
 class DayRows:
+    """A weekday in the editor: open or not, its rows, a day-level error."""
+
     key: str
     name: str
     open: bool
@@ -132,6 +136,8 @@ def _friendly(message: str) -> str:
 
 @dataclass
 class PreviewDay:
+    """A day of the preview: open hours and the bookable start times."""
+
     day: date
     open: list[str]  # "09:00–12:00", "all day"
     slots: list[Slot]
@@ -209,6 +215,7 @@ def _current() -> WeeklyHours:
 @bp.get("/hours", endpoint="hours_page")
 @professional_required
 def hours_page() -> Any:
+    """The editor with the hours the Availability calendar holds now."""
     current = _current()
     return _page(_rows_from(current), current.timezone, [], 200, current)
 
@@ -292,6 +299,7 @@ def add_override() -> Any:
 @bp.post("/hours/overrides/<day>/delete")
 @professional_required
 def delete_override(day: str) -> Any:
+    """Let a date follow its weekday's hours again (404 when it has no change)."""
     if not EmptyForm().validate_on_submit():
         abort(400)
     current = _current()

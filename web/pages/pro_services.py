@@ -44,6 +44,7 @@ def _own(service_id: int) -> Service:
 @bp.get("/services")
 @professional_required
 def services() -> Any:
+    """The professional's services, with edit, publish/unpublish and delete."""
     session = get_session()
     user = current_user.account
     return render_template(
@@ -128,6 +129,7 @@ def _errors_into(form: ServiceForm, errors: dict[str, str]) -> None:
 @bp.route("/services/new", methods=["GET", "POST"])
 @professional_required
 def new_service() -> Any:
+    """Create a service; a group class goes on to its sessions, onboarding to the next step."""
     form = _service_form(None)
     if request.method == "GET" and request.args.get("kind") == "group":
         form.kind.data = "group"
@@ -178,6 +180,7 @@ def _render_form(form: ServiceForm, service: Service | None, status: int) -> Any
 @bp.route("/services/<int:service_id>", methods=["GET", "POST"])
 @professional_required
 def edit_service(service_id: int) -> Any:
+    """Edit one of the professional's services (its kind stays)."""
     service = _own(service_id)
     form = _service_form(service)
     status = 200
@@ -222,6 +225,7 @@ def publish_service(service_id: int) -> Any:
 @bp.post("/services/<int:service_id>/delete")
 @professional_required
 def delete_service(service_id: int) -> Any:
+    """Delete a service (soft: bookings already made keep it)."""
     if not EmptyForm().validate_on_submit():
         abort(400)
     service = _own(service_id)

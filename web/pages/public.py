@@ -50,6 +50,8 @@ bp = Blueprint("public", __name__)
 
 @dataclass
 class DayCell:
+    """One day of the month view: how many free times, and its link when any."""
+
     day: date | None
     free: int = 0
     selected: bool = False
