@@ -44,7 +44,7 @@ from sqlalchemy.orm import Session
 from accounts.models import User
 from consult.config import Settings
 from consult.db import Database, utcnow
-from sync.notifications.dispatch import Dispatcher, DueItem
+from sync.notifications.dispatch import DueItem
 from sync.notifications.errors import MailError, PermanentMailError
 from sync.notifications.mailer import Mailer, OutgoingEmail, build_message, create_mailer
 from sync.notifications.models import (
@@ -331,13 +331,15 @@ def deliver_due(
     *,
     now: datetime | None = None,
     limit: int = 500,
+    overdue_by: timedelta = timedelta(0),
 ) -> dict[Outcome, int]:
-    """Send every row due at ``now`` (at most ``limit``), one after the other; the
-    in-process scheduler's step, and the tests' controllable clock. Returns how
-    many ended in each outcome."""
+    """Send, one after the other, the rows that have been due for at least
+    ``overdue_by`` at ``now`` (default: the current time), at most ``limit`` of
+    them. The in-process sender's step, and the tests' controllable clock.
+    Returns how many ended in each outcome."""
     at = now or utcnow()
     with database.session(readonly=True) as session:
-        due = _due(session, at, at, limit)
+        due = _due(session, at - overdue_by, at, limit)
     counts = {outcome: 0 for outcome in Outcome}
     for outbox_id, _ in due:
         result = deliver_message(database, mailer, outbox_id, policy, now=now)
@@ -347,23 +349,27 @@ def deliver_due(
 
 def sweep(
     database: Database,
-    dispatcher: Dispatcher,
+    mailer: Mailer,
     policy: DeliveryPolicy,
     *,
     now: datetime | None = None,
-    limit: int = 1000,
-) -> int:
-    """Hand rows that have been due for ``redispatch_after`` without being sent
-    (their job was lost: Redis was down at commit, a worker died, a lease ran
-    out) to ``dispatcher`` again. Returns how many. Re-dispatching a row whose job
-    is merely slow is harmless: the claim lets only one job send it."""
-    at = now or utcnow()
-    with database.session(readonly=True) as session:
-        due = _due(session, at - policy.redispatch_after, at, limit)
-    if due:
-        log.info("sweep: dispatching %d notification(s) again", len(due))
-        dispatcher.dispatch(due)
-    return len(due)
+    limit: int = 200,
+) -> dict[Outcome, int]:
+    """Send the rows that have been due for ``redispatch_after`` without being sent:
+    their job was lost (Redis was down at commit or restarted empty, a worker died,
+    a lease ran out). ``consult worker`` runs this every ``sweep_seconds``.
+
+    It sends them itself instead of enqueueing them again. A job that is merely
+    slow (a backlog) would otherwise get a twin every sweep and the queue would
+    grow faster than it drains; this way the sweep only adds one more sender,
+    the claim keeps it from sending what a job sends, and mail still goes out
+    while Redis is down (rq's worker waits for Redis; this thread does not)."""
+    counts = deliver_due(
+        database, mailer, policy, now=now, limit=limit, overdue_by=policy.redispatch_after
+    )
+    if counts[Outcome.SENT] or counts[Outcome.RETRY] or counts[Outcome.FAILED]:
+        log.info("sweep: %s", ", ".join(f"{o.value} {n}" for o, n in counts.items() if n))
+    return counts
 
 
 # --- the rq job ---------------------------------------------------------------------------

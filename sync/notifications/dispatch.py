@@ -12,7 +12,8 @@ the rows wait in the database for the sweep.
   due row (or ``sweep_seconds``, or a commit wakes it), then sends everything due.
   It keeps nothing in memory, so thousands of reminders cost nothing until due.
 - :class:`WorkerSweeper` runs in ``consult worker`` beside rq: every
-  ``sweep_seconds`` it re-dispatches rows whose job was lost.
+  ``sweep_seconds`` it sends the rows whose job was lost
+  (:func:`sync.notifications.delivery.sweep`).
 """
 
 from __future__ import annotations
@@ -232,7 +233,7 @@ class InProcessScheduler:
 
 
 class WorkerSweeper:
-    """Re-dispatches lost messages every ``sweep_seconds`` from ``consult worker``."""
+    """Sends lost messages every ``sweep_seconds`` from ``consult worker``."""
 
     def __init__(self, sweep: Callable[[datetime], Any], sweep_seconds: float) -> None:
         self._sweep = sweep

@@ -100,8 +100,8 @@ def _prepare_forked_jobs(settings: Settings) -> None:
 
 def start_for_worker(settings: Settings, *, burst: bool = False) -> dispatch.WorkerSweeper | None:
     """Wire notifications into ``consult worker``: jobs enqueue through rq, and
-    (unless ``sweep_seconds`` is 0) a thread sweeps for lost messages. A burst
-    worker sweeps once, before it starts, so it also sends what was lost."""
+    (unless ``sweep_seconds`` is 0) a thread sends the messages whose job was
+    lost. A burst worker sweeps once, before it starts."""
     from consult.jobs import RQQueue
 
     install()
@@ -112,16 +112,17 @@ def start_for_worker(settings: Settings, *, burst: bool = False) -> dispatch.Wor
     if settings.notifications.sweep_seconds <= 0:
         return None
     database = dispatch.worker_database(settings.database.url)
+    mailer = create_mailer(settings)
     policy = DeliveryPolicy.from_settings(settings)
     if burst:
         try:
-            sweep(database, dispatcher, policy)
+            sweep(database, mailer, policy)
         except Exception:  # the jobs in the queue still deserve to run
             log.exception("notifications: the sweep before the burst failed")
         finally:
             database.dispose()
         return None
     return dispatch.WorkerSweeper(
-        lambda now: sweep(database, dispatcher, policy, now=now),
+        lambda now: sweep(database, mailer, policy, now=now),
         settings.notifications.sweep_seconds,
     ).start()

@@ -28,6 +28,9 @@ from tests.sync.notifications.conftest import (
     set_locale,
 )
 
+# Free classes: paid ones need the payments setup, which is not what these tests are about.
+FREE = {"amount": 0, "currency": "EUR"}
+
 
 def caldav_event(database: Any, principal: str, uid: str) -> icalendar.cal.Component:
     with database.session() as session:
@@ -194,7 +197,9 @@ def test_group_class_each_client_gets_their_own_invitation(
     pro = make_user(role="professional", timezone="Europe/Berlin", name="Ana Teacher")
     pro_headers = bearer(database, pro)
     service = client.post(
-        "/api/v1/services", json=group_class(title="Morning yoga", capacity=6), headers=pro_headers
+        "/api/v1/services",
+        json=group_class(title="Morning yoga", capacity=6, price=FREE),
+        headers=pro_headers,
     ).get_json()
     day = next_weekday(2, weeks_ahead=2)
     session_json = client.post(
@@ -269,7 +274,9 @@ def test_group_seat_moves_and_cancellation_update_the_clients_calendar(
     pro = make_user(role="professional", timezone="Europe/Berlin", name="Ken Tutor")
     pro_headers = bearer(database, pro)
     service = client.post(
-        "/api/v1/services", json=group_class(title="Conversation", capacity=6), headers=pro_headers
+        "/api/v1/services",
+        json=group_class(title="Conversation", capacity=6, price=FREE),
+        headers=pro_headers,
     ).get_json()
     day = next_weekday(3, weeks_ahead=2)
     series = client.post(

@@ -19,9 +19,8 @@ from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
 
 from consult.db import utcnow
-from consult.jobs import RQQueue
-from sync.notifications import dispatch
-from sync.notifications.delivery import DeliveryPolicy, sweep
+from sync.notifications.delivery import DeliveryPolicy, Outcome, sweep
+from sync.notifications.mailer import create_mailer
 from sync.notifications.models import DeliveryAttempt, OutboxMessage
 from tests.conftest import TEST_SECRET_KEY, _free_port, make_settings
 from tests.factories import at, iso
@@ -78,7 +77,7 @@ def test_booking_emails_go_through_rq_and_reminders_wait_in_its_scheduler(
     assert statuses(database) == ["sent", "sent"]
 
 
-def test_booking_succeeds_with_redis_unreachable_and_the_sweep_delivers_later(
+def test_booking_succeeds_with_redis_unreachable_and_the_sweep_delivers(
     tmp_path: Path, database_url: str, database: Any, inbox: Any, redis_url: str, make_user: Any
 ) -> None:
     from tests.factories import bearer, next_weekday, setup_professional
@@ -107,19 +106,17 @@ def test_booking_succeeds_with_redis_unreachable_and_the_sweep_delivers_later(
     assert response.status_code == 201, response.get_json()
     assert statuses(database) == ["pending", "pending"]
 
-    # Redis is back; a worker starts (it sets its dispatcher) and its sweep finds the
-    # rows whose job never reached Redis, once they have been due for a while.
-    dispatcher = dispatch.RQDispatcher(RQQueue(redis_url))
-    dispatch.set_dispatcher(dispatcher)
+    # A worker runs (Redis may or may not be back: its sweep needs none). The
+    # sweep leaves rows alone while their job may just be slow, then sends them.
+    mailer = create_mailer(settings)
     policy = DeliveryPolicy.from_settings(settings)
-    assert sweep(database, dispatcher, policy) == 0  # not yet: their jobs may just be slow
+    assert sweep(database, mailer, policy)[Outcome.SENT] == 0
     later = utcnow() + policy.redispatch_after + timedelta(seconds=1)
-    assert sweep(database, dispatcher, policy, now=later) == 2
-    run_burst(redis_url)
+    assert sweep(database, mailer, policy, now=later)[Outcome.SENT] == 2
     assert {r.recipients[0] for r in inbox.wait_for(2)} == {sam.email, pro.email}
     assert statuses(database) == ["sent", "sent"]
-    # A second sweep finds nothing more to do: the emails went out once.
-    assert sweep(database, dispatcher, policy, now=later + timedelta(minutes=5)) == 0
+    # Nothing more to do: the emails went out once.
+    assert sum(sweep(database, mailer, policy, now=later + timedelta(minutes=5)).values()) == 0
     assert len(inbox.received) == 2
 
 
@@ -221,19 +218,13 @@ def test_a_worker_killed_while_sending_loses_nothing(
     arrived_during_crash = len(inbox.received)
     assert arrived_during_crash == (0 if crash.startswith("before") else 1)
 
-    # Recovery: the sweep re-dispatches once the lease has run out; a worker sends.
-    dispatcher = dispatch.get_dispatcher()
-    assert dispatcher is not None and dispatcher.backend == "rq"
+    # Recovery: the worker's sweep sends it once the lease has run out.
+    mailer = create_mailer(settings)
     policy = DeliveryPolicy.from_settings(settings)
     deadline = time.monotonic() + 90
-    while True:
-        sweep(database, dispatcher, policy, now=utcnow() + policy.redispatch_after)
-        run_burst(redis_url)
-        with database.session() as session:
-            sent = session.get(OutboxMessage, row_id)
-            assert sent is not None
-            if sent.status == "sent":
-                break
+    while (
+        sweep(database, mailer, policy, now=utcnow() + policy.redispatch_after)[Outcome.SENT] == 0
+    ):
         assert time.monotonic() < deadline, "the message was never sent again"
         time.sleep(0.5)
     received = inbox.wait_for(arrived_during_crash + 1)
@@ -276,8 +267,8 @@ def test_consult_worker_sweeps_on_its_own(
     redis_url: str,
     tmp_path: Path,
 ) -> None:
-    """What ``consult worker`` starts: a thread that finds rows whose job was lost
-    (here: enqueued while Redis "lost" them) and hands them to rq again."""
+    """What ``consult worker`` starts: a thread that sends the rows whose job was
+    lost (here: Redis restarted empty), without any rq job."""
     from sync.notifications.runtime import start_for_worker
 
     book(client, world)
@@ -292,13 +283,11 @@ def test_consult_worker_sweeps_on_its_own(
     sweeper = start_for_worker(worker_settings)
     assert sweeper is not None
     try:
-        queue = Queue("default", connection=Redis.from_url(redis_url))
-        deadline = time.monotonic() + 60
-        while queue.count < 2:
-            assert time.monotonic() < deadline, "the sweep never re-enqueued the invitations"
-            time.sleep(0.2)
+        assert len(inbox.wait_for(2)) == 2
     finally:
         sweeper.stop()
-    run_burst(redis_url)
-    assert len(inbox.wait_for(2)) == 2
-    assert statuses(database) == ["sent", "sent"]
+    assert Queue("default", connection=Redis.from_url(redis_url)).count == 0
+    deadline = time.monotonic() + 30
+    while statuses(database) != ["sent", "sent"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
