@@ -49,6 +49,7 @@ def _page_args() -> tuple[str, int | None]:
 @bp.get("/notifications")
 @login_required
 def index() -> Any:
+    """The signed-in person's notifications (all, unread or read), a page at a time."""
     state, before = _page_args()
     session = get_session()
     items = service.list_notifications(
@@ -75,6 +76,7 @@ def _check_form() -> None:
 @bp.post("/notifications/<int:notification_id>/read")
 @login_required
 def read(notification_id: int) -> Any:
+    """Mark one notification read (404 if it is not the caller's), back to the list."""
     _check_form()
     session = get_session()
     service.mark_read(session, current_user.id, notification_id)
@@ -95,6 +97,7 @@ def open_notification(notification_id: int) -> Any:
 @bp.post("/notifications/read-all")
 @login_required
 def read_all() -> Any:
+    """Mark every visible notification read, back to the list."""
     _check_form()
     session = get_session()
     count = service.mark_all_read(session, current_user.id)
@@ -111,6 +114,8 @@ def _require_professional() -> None:
 @bp.route("/notifications/settings", methods=["GET", "POST"])
 @login_required
 def settings() -> Any:
+    """A professional's reminder offsets (a form; 422 with the error when unusable)
+    and the emails about their bookings that could not be delivered."""
     _require_professional()
     session = get_session()
     form = ReminderForm()
@@ -146,6 +151,7 @@ def settings() -> Any:
 @bp.post("/notifications/failures/<int:message_id>/retry")
 @login_required
 def retry(message_id: int) -> Any:
+    """Send a failed email again (404 unless it is one of the caller's failures)."""
     _require_professional()
     _check_form()
     session = get_session()

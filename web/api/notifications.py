@@ -28,6 +28,7 @@ MAX_LIMIT = 100
 
 
 def notification_json(note: Notification) -> dict[str, Any]:
+    """A notification as its recipient sees it; ``created_at`` is when it became visible."""
     return {
         "id": note.id,
         "kind": note.kind,
@@ -42,6 +43,7 @@ def notification_json(note: Notification) -> dict[str, Any]:
 
 
 def _query() -> tuple[str, int, int | None]:
+    """(state, limit, before_id) from the query string, or a 400 naming each bad one."""
     errors: dict[str, str] = {}
     state = request.args.get("state", "all")
     if state not in service.STATES:
@@ -67,6 +69,8 @@ def _query() -> tuple[str, int, int | None]:
 @bp.get("/notifications")
 @require_user
 def list_notifications() -> Any:
+    """The caller's notifications, newest first, with the unread count and the
+    ``next_before_id`` of the next page (null on the last)."""
     state, limit, before_id = _query()
     session = get_session()
     items = service.list_notifications(
@@ -86,6 +90,7 @@ def list_notifications() -> Any:
 @bp.post("/notifications/<int:notification_id>/read")
 @require_user
 def mark_notification_read(notification_id: int) -> Any:
+    """Mark one of the caller's notifications read; 404 for anyone else's."""
     session = get_session()
     note = service.mark_read(session, g.user.id, notification_id)
     session.commit()
@@ -97,6 +102,7 @@ def mark_notification_read(notification_id: int) -> Any:
 @bp.post("/notifications/read-all")
 @require_user
 def mark_all_notifications_read() -> Any:
+    """Mark every visible notification of the caller read; says how many."""
     session = get_session()
     marked = service.mark_all_read(session, g.user.id)
     session.commit()
@@ -110,12 +116,15 @@ def _reminders_json(offsets: tuple[int, ...]) -> dict[str, Any]:
 @bp.get("/notifications/reminders")
 @require_professional
 def get_reminders() -> Any:
+    """The professional's reminder offsets (``"24h, 1h"`` and in minutes)."""
     return jsonify(_reminders_json(reminder_offsets(get_session(), g.user.id)))
 
 
 @bp.put("/notifications/reminders")
 @require_professional
 def put_reminders() -> Any:
+    """Replace the professional's reminder offsets and re-plan upcoming reminders;
+    422 with a message for offsets that cannot be used."""
     value = json_body().get("offsets")
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
         value = ", ".join(value)

@@ -235,3 +235,11 @@ def test_bad_reminder_settings_over_the_api_are_422(
 def test_clients_have_no_reminder_settings(client: Any, world: dict[str, Any]) -> None:
     response = client.get("/api/v1/notifications/reminders", headers=world["sam_headers"])
     assert response.status_code == 403
+
+
+def test_reminder_settings_need_a_json_body(client: Any, world: dict[str, Any]) -> None:
+    response = client.put(
+        "/api/v1/notifications/reminders", data="24h", headers=world["pro_headers"]
+    )
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "invalid_json"
