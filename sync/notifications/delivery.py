@@ -14,14 +14,17 @@ harmless:
    counts the attempt; committed at once. Two workers can never both hold it.
 2. *send*: the message is built from the stored rendering; its Message-ID is
    derived from the idempotency key, so every attempt is the same message.
-3. *mark*: right after the server's acceptance, one UPDATE (guarded by the
-   token) sets ``sent`` and one INSERT records the attempt, in one commit.
+3. *mark*: right after the server's acceptance, one INSERT records the attempt
+   and one UPDATE (guarded by the token) sets ``sent``, in one commit (on
+   PostgreSQL over the pooled connection the claim used: no connecting here).
 
-Only a crash inside step 3 (one round trip to the database) makes the sweep send
-again after the lease expires, and then the copy carries the same Message-ID,
-which mail systems use to recognise the same message (Gmail files it once). A
-crash *during* step 2 loses nothing: the server discards a message whose data
-never completed, and the lease expiry lets the sweep send it again.
+Only a crash between the server's acceptance and that commit (a round trip to
+the database) makes the sweep send again once the lease expires, and then the
+copy carries the same Message-ID, which mail systems use to recognise the same
+message (Gmail files it once). A crash *during* step 2 loses nothing: the server
+discards a message whose data never completed, and after the lease the sweep
+sends it. The lease (``lease_seconds``) must stay well above the SMTP timeout,
+or a slow (not dead) sender could be overtaken and the message go out twice.
 
 Errors: a temporary SMTP error (4xx, connection refused, timeout) schedules the
 next attempt with exponential backoff; a 5xx, or running out of attempts, marks
