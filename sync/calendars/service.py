@@ -218,9 +218,7 @@ def connect(session: Session, settings: Settings, user: User, request: ConnectRe
         connection.status = AUTHORIZING
         connection.next_sync_at = None
         connection.oauth_state_hash = _hash(state)
-        connection.secret = seal_secret(
-            key, {"code_verifier": verifier, "authorization_started": now.isoformat()}
-        )
+        connection.secret = seal_secret(key, {"code_verifier": verifier})
         result_url = authorization_url(provider, redirect, state, verifier)
     session.add(connection)
     session.flush()

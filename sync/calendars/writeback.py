@@ -67,11 +67,18 @@ def _after_commit(session: Session, push_id: int) -> None:
 
 
 def on_booking_changed(session: Session, change: BookingChanged) -> None:
-    """Booking subscriber: record that the booking must be pushed to (or removed from)
-    the professional's write-back calendar, in the booking's own transaction."""
+    """Booking subscriber: record, in the booking's own transaction, that the booking
+    must be pushed to the professional's write-back calendar, or updated or removed
+    where it was pushed before (even after the professional chose another calendar
+    or none: a moved or cancelled booking must not be left behind there)."""
     booking = session.get(Booking, change.booking_id)
     if booking is None or booking.group_session_id is not None:
         return
+    pushes = list(
+        session.scalars(
+            select(ExternalCalendarPush).where(ExternalCalendarPush.booking_id == booking.id)
+        )
+    )
     target = session.scalar(
         select(ExternalCalendar).where(
             ExternalCalendar.user_id == booking.professional_id,
@@ -79,25 +86,26 @@ def on_booking_changed(session: Session, change: BookingChanged) -> None:
             ExternalCalendar.status != AUTHORIZING,
         )
     )
-    if target is None or target.kind not in WRITABLE_KINDS:
-        return
-    push = session.scalar(
-        select(ExternalCalendarPush).where(
-            ExternalCalendarPush.booking_id == booking.id,
-            ExternalCalendarPush.calendar_id == target.id,
-        )
-    )
-    if push is None:
-        if change.kind == "cancelled":
-            return  # never pushed: nothing to remove
+    # A booking stays in the calendar it was first written to; only bookings never
+    # pushed anywhere go to the current choice.
+    if (
+        target is not None
+        and target.kind in WRITABLE_KINDS
+        and change.kind != "cancelled"
+        and (not pushes)
+    ):
         push = ExternalCalendarPush(booking_id=booking.id, calendar_id=target.id, change_seq=0)
         session.add(push)
-    push.pending = PUSH_DELETE if change.kind == "cancelled" else PUSH_UPSERT
-    push.change_seq = (push.change_seq or 0) + 1
-    push.attempts = 0
-    push.next_attempt_at = utcnow()
-    session.flush()
-    _after_commit(session, push.id)
+        pushes.append(push)
+    for push in pushes:
+        push.pending = PUSH_DELETE if change.kind == "cancelled" else PUSH_UPSERT
+        push.change_seq = (push.change_seq or 0) + 1
+        push.attempts = 0
+        push.next_attempt_at = utcnow()
+    if pushes:
+        session.flush()
+        for push in pushes:
+            _after_commit(session, push.id)
 
 
 @dataclass(frozen=True)

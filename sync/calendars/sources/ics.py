@@ -11,6 +11,7 @@ only changed events are normalised and written.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import defaultdict
 
 import icalendar
@@ -71,6 +72,64 @@ def parse_feed(text: str) -> list[icalendar.Calendar]:
     return calendars
 
 
+_FOLD = re.compile(r"\r?\n[ \t]")
+_UID = re.compile(r"^UID[;:]", re.IGNORECASE)
+
+
+def split_feed(text: str) -> tuple[str, list[tuple[str, str]]]:
+    """Split a feed into its skeleton (everything but the top-level VEVENTs: calendar
+    properties, VTIMEZONEs) and ``(uid, text)`` for each VEVENT, without parsing.
+
+    Lines are unfolded first. An event without a UID is named by a hash of its text.
+    Raises :class:`SourceDataError` when BEGIN and END lines do not match up (a feed
+    cut off in the middle).
+    """
+    skeleton: list[str] = []
+    blocks: list[tuple[str, str]] = []
+    stack: list[str] = []
+    current: list[str] | None = None
+    uid = ""
+    for line in _FOLD.sub("", text).splitlines():
+        if not line.strip():
+            continue
+        head, _, value = line.partition(":")
+        name = value.strip().upper()
+        if head.upper() == "BEGIN":
+            if name == "VEVENT" and stack == ["VCALENDAR"]:
+                current, uid = [], ""
+            stack.append(name)
+        elif head.upper() == "END":
+            if not stack or stack[-1] != name:
+                raise SourceDataError("The feed is not valid iCalendar data: it is malformed.")
+            stack.pop()
+            if current is not None and name == "VEVENT" and stack == ["VCALENDAR"]:
+                current.append(line)
+                block = "\r\n".join(current) + "\r\n"
+                if not uid:
+                    uid = "no-uid:" + hashlib.sha256(block.encode()).hexdigest()
+                blocks.append((uid, block))
+                current = None
+                continue
+        elif current is not None and len(stack) == 2 and _UID.match(line):
+            uid = value.strip()
+        (current if current is not None else skeleton).append(line)
+    if stack:
+        raise SourceDataError("The feed is not valid iCalendar data: it is cut off or malformed.")
+    return "\r\n".join(skeleton) + "\r\n", blocks
+
+
+def _parse_events(texts: list[str], reader: ZoneReader) -> list[icalendar.cal.Component]:
+    """The VEVENTs of one UID; [] (mirrors nothing, with a warning) if one is unreadable."""
+    components = []
+    for text in texts:
+        try:
+            components.append(icalendar.Event.from_ical(text))
+        except Exception:  # one broken event must not stop the others
+            reader.findings.skip("it is not valid iCalendar", "an event")
+            return []
+    return components
+
+
 class IcsSource:
     """An ICS feed (read-only: bookings cannot be written back to it)."""
 
@@ -104,7 +163,10 @@ class IcsSource:
                 new_http_etag=etag,
                 new_http_last_modified=last_modified,
             )
-        calendars = parse_feed(_decode(body, content_type))
+        text = _decode(body, content_type)
+        skeleton, blocks = split_feed(text)
+        calendars = parse_feed(skeleton)
+        limits.check_events(len(blocks))
         reader = ZoneReader(
             own_zone=config.own_zone,
             default_zone=_first(calendars, "X-WR-TIMEZONE"),
@@ -112,34 +174,19 @@ class IcsSource:
         )
         for calendar in calendars[1:]:
             reader.learn(calendar)
-        by_uid: dict[str, list[icalendar.cal.Component]] = defaultdict(list)
-        count = 0
-        for calendar in calendars:
-            for component in calendar.walk("VEVENT"):
-                count += 1
-                limits.check_events(count)
-                uid = str(component.get("UID", "")).strip()
-                if not uid:
-                    # A feed without UIDs: the content names the event (an edit is then a
-                    # deletion plus an addition, which mirrors the same).
-                    uid = "no-uid:" + hashlib.sha256(component.to_ical()).hexdigest()
-                if uid in config.skip_uids:
-                    continue
-                by_uid[uid].append(component)
+        by_uid: dict[str, list[str]] = defaultdict(list)
+        for uid, block in blocks:
+            if uid not in config.skip_uids:
+                by_uid[uid].append(block)
         events = []
-        for uid, components in by_uid.items():
-            # The event's own etag: a hash of its text. One unchanged since the last sync
-            # is not normalised again, so a change to a big feed costs what changed.
-            digest = hashlib.sha256(b"".join(c.to_ical() for c in components)).hexdigest()
-            unchanged = config.known_etags.get(uid) == digest
-            events.append(
-                RemoteEvent(
-                    remote_id=uid,
-                    group_id=uid,
-                    etag=digest,
-                    components=None if unchanged else components,
-                )
-            )
+        for uid, texts in by_uid.items():
+            # The event's own etag: a hash of its text. An event unchanged since the last
+            # sync is not even parsed, so a change to a big feed costs what changed.
+            event_digest = hashlib.sha256("".join(texts).encode()).hexdigest()
+            components = None
+            if config.known_etags.get(uid) != event_digest:
+                components = _parse_events(texts, reader)
+            events.append(RemoteEvent(uid, uid, etag=event_digest, components=components))
         return FetchResult(
             complete=True,
             events=events,

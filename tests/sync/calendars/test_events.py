@@ -14,7 +14,7 @@ import pytest
 from booking.icalendar_events import busy_intervals
 from booking.intervals import Interval
 from consult.config import load_settings
-from sync.calendars.errors import CredentialsUnreadable
+from sync.calendars.errors import CredentialsUnreadable, SourceDataError
 from sync.calendars.events import (
     ZoneReader,
     mirror_calendar_text,
@@ -25,6 +25,7 @@ from sync.calendars.mirror import KnownItem, compute_changes, remote_key
 from sync.calendars.secrets import open_secret, seal_secret
 from sync.calendars.sources.base import FetchResult, RemoteEvent
 from sync.calendars.sources.google import google_event_component
+from sync.calendars.sources.ics import split_feed
 from sync.calendars.sources.microsoft import graph_event_component
 from sync.calendars.syncing import next_run
 from sync.calendars.timezones import match_zone, resolve_tzid
@@ -436,3 +437,25 @@ def test_busy_hints_agree_with_the_busy_time_index(lines: list[str], hinted: boo
     if hinted:
         expected = [(b.start, b.end) for b in _busy(normalized.text)]
         assert list(normalized.blocks or ()) == expected
+
+
+def test_feeds_are_split_into_events_without_parsing_them() -> None:
+    feed = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nX-WR-CALNAME:Work\r\n"
+        "BEGIN:VTIMEZONE\r\nTZID:Custom\r\nEND:VTIMEZONE\r\n"
+        "BEGIN:VEVENT\r\nUID:a\r\nDTSTART:20300107T090000Z\r\nSUMMARY:A long\r\n  title\r\n"
+        "BEGIN:VALARM\r\nUID:not-the-event\r\nTRIGGER:-PT5M\r\nEND:VALARM\r\nEND:VEVENT\r\n"
+        "BEGIN:VEVENT\r\nDTSTART:20300108T090000Z\r\nEND:VEVENT\r\n"
+        "BEGIN:VEVENT\r\nUID:a\r\nRECURRENCE-ID:20300107T090000Z\r\nDTSTART:20300107T100000Z\r\n"
+        "END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    skeleton, blocks = split_feed(feed)
+    assert "X-WR-CALNAME:Work" in skeleton and "TZID:Custom" in skeleton
+    assert "VEVENT" not in skeleton
+    assert [uid for uid, _ in blocks][0::2] == ["a", "a"]
+    assert blocks[1][0].startswith("no-uid:")
+    assert "SUMMARY:A long title" in blocks[0][1]  # unfolded
+    assert "BEGIN:VALARM" in blocks[0][1]
+    for broken in ("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART:2030", "END:VEVENT\r\n"):
+        with pytest.raises(SourceDataError):
+            split_feed(broken)

@@ -208,6 +208,11 @@ def test_bookings_are_written_back_to_google(
     )
     assert len(google.live_events()) == 1  # updated in place, not a second event
 
+    # Turning write-back off keeps following the bookings already written there.
+    off = client.patch(
+        f"/api/v1/external-calendars/{connection['id']}", json={"writeback": False}, headers=headers
+    )
+    assert off.get_json()["writeback"] is False
     cancelled = client.post(
         f"/api/v1/bookings/{booking['id']}/cancel", json={}, headers=sam_headers
     )

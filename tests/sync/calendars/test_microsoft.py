@@ -8,6 +8,11 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
+
+from consult.db import utcnow
+from sync.calendars.models import ExternalCalendarPush
+from sync.calendars.tasks import dispatch_due_job
 from tests.factories import at, bearer, iso, next_weekday, setup_professional
 from tests.sync.calendars.helpers import slot_times, sync_now, wait_for
 from tests.sync.calendars.servers.graph import GraphStandIn
@@ -113,11 +118,26 @@ def test_bookings_are_written_back_to_outlook(
     )
     sam_headers = bearer(database, make_user(role="client", name="Sam"))
     day = next_weekday(2)
+    graph.fail_creates = 1  # Outlook is briefly down when the booking is made
     booked = client.post(
         "/api/v1/bookings",
         json={"service_id": service["id"], "start": iso(at(day, "09:50"))},
         headers=sam_headers,
     ).get_json()
+
+    def failed_once() -> ExternalCalendarPush | None:
+        with database.session() as session:
+            return session.scalar(
+                select(ExternalCalendarPush).where(ExternalCalendarPush.attempts == 1)
+            )
+
+    push = wait_for(failed_once)
+    assert "HTTP 503" in push.last_error and push.pending == "upsert"
+    with database.session() as session:
+        row = session.get(ExternalCalendarPush, push.id)
+        assert row is not None
+        row.next_attempt_at = utcnow()  # the backoff is over: the dispatcher retries
+    assert dispatch_due_job() == 1
     (event_id,) = wait_for(lambda: list(graph.events))
     event = graph.events[event_id]
     assert event["subject"] == "Therapy session with Sam"

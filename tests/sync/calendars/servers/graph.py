@@ -47,6 +47,7 @@ class GraphStandIn:
         self.ids = itertools.count(1)
         self.delta_calls: list[str] = []
         self.max_page = 100  # Graph may send fewer than the client's odata.maxpagesize
+        self.fail_creates = 0  # answer this many event creations with 503
         self.lock = threading.Lock()
         self.served = ServedApp(self._app())
         self.url = self.served.url
@@ -116,6 +117,9 @@ class GraphStandIn:
 
         @app.post("/v1.0/me/calendar/events")
         def create() -> Any:
+            if self.fail_creates:
+                self.fail_creates -= 1
+                return _error(503, "ServiceNotAvailable", "Try again later.")
             body = request.get_json()
             transaction = body.get("transactionId")
             if transaction and transaction in self.transactions:
