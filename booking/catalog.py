@@ -31,6 +31,8 @@ MAX_CAPACITY = 1000
 MAX_PRICE = 100_000_000  # minor units
 MAX_NOTICE_MINUTES = 60 * 24 * 90
 MAX_REFUND_HOURS = 24 * 365
+# A new service's policy unless it says otherwise: full refund up to a day before.
+DEFAULT_FULL_REFUND_HOURS = 24
 # The error for publishing a paid service on a platform that cannot take payments.
 NO_PAYMENTS_MESSAGE = (
     "Online payment is not set up on this platform (no Stripe key), so a paid service "
@@ -162,6 +164,8 @@ def parse_service_input(data: Mapping[str, Any], *, partial: bool) -> ServiceInp
 
     if "cancellation_policy" in data:
         _parse_policy(data["cancellation_policy"], values, cleared, errors)
+    elif not partial:
+        values["refund_full_hours"] = DEFAULT_FULL_REFUND_HOURS
 
     if errors:
         raise ValidationError(errors)

@@ -72,10 +72,9 @@ class Service(Base):
     # Cancellation policy of a paid service (migration 0007, applied by payments.policy):
     # a client who cancels at least ``refund_full_hours`` before the start gets
     # everything back, at least ``refund_partial_hours`` before ``refund_partial_percent``
-    # percent, later nothing. None switches a tier off.
-    refund_full_hours: Mapped[int | None] = mapped_column(
-        Integer, default=24, server_default=text("24")
-    )
+    # percent, later nothing. None switches a tier off (no column default: the ORM
+    # would put it in place of an explicit None; the catalog gives new services 24).
+    refund_full_hours: Mapped[int | None] = mapped_column(Integer)
     refund_partial_hours: Mapped[int | None] = mapped_column(Integer, default=None)
     refund_partial_percent: Mapped[int] = mapped_column(
         Integer, default=0, server_default=text("0")

@@ -69,6 +69,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     import video
 
     video.init_app(app)  # before api.bp is registered: it adds API routes
+    from web import payments
+
+    payments.init_app(app)  # gateway, pay pages, webhook, jobs; before api.bp (API routes)
     app.register_blueprint(home.bp)
     app.register_blueprint(accounts.bp)
     app.register_blueprint(api.bp)

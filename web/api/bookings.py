@@ -17,8 +17,10 @@ from booking.models import Booking
 from consult.db import utcnow
 from web.api import bp
 from web.api.helpers import Fields, json_body, optional_json_body, require_user
+from web.api.payments import payment_json
 from web.errors import ApiError
 from web.links import links, manage_url
+from web.payments import book_or_hold
 from web.session import get_session, get_settings
 
 
@@ -56,6 +58,7 @@ def booking_json(booking: Booking, viewer: User | None) -> dict[str, Any]:
         body["client"]["email"] = client.email
     if viewer is None or viewer.id == booking.client_id:
         body["manage_url"] = manage_url(booking)
+    body.update(payment_json(booking, viewer))  # payment (null when free) and refunds
     return body
 
 
@@ -94,15 +97,9 @@ def create_booking() -> Any:
     fields.check()
     start = _start(data, ZoneInfo("UTC"))
     session = get_session()
-    booking = bookings.book(
-        session,
-        g.user,
-        int(service_id or 0),
-        start,
-        now=utcnow(),
-        links=links(),
-        note=note,
-        client_timezone=g.user.timezone,
+    # A paid service is held while the client pays (payment.client_secret in the answer).
+    booking = book_or_hold(
+        g.user, int(service_id or 0), start, note=note, client_timezone=g.user.timezone
     )
     session.commit()
     return jsonify(booking_json(booking, g.user)), 201

@@ -19,6 +19,7 @@ from web.api import bp
 from web.api.helpers import bearer_user, json_body, require_professional
 from web.errors import ApiError
 from web.links import links
+from web.payments import can_charge
 from web.session import get_session
 
 MAX_SLOT_RANGE_DAYS = 62
@@ -41,6 +42,11 @@ def service_json(service: Service) -> dict[str, Any]:
         "step_minutes": service.step_minutes or service.duration_minutes,
         "capacity": service.capacity,
         "is_published": service.is_published,
+        "cancellation_policy": {
+            "full_refund_hours": service.refund_full_hours,
+            "partial_refund_hours": service.refund_partial_hours,
+            "partial_refund_percent": service.refund_partial_percent,
+        },
         "created_at": service.created_at.isoformat(),
         "updated_at": service.updated_at.isoformat(),
     }
@@ -57,7 +63,7 @@ def _optional_viewer() -> User | None:
 def create_service() -> Any:
     data = catalog.parse_service_input(json_body(), partial=False)
     session = get_session()
-    service = catalog.create_service(session, g.user, data)
+    service = catalog.create_service(session, g.user, data, can_charge=can_charge())
     session.commit()
     return jsonify(service_json(service)), 201
 
@@ -80,7 +86,7 @@ def get_service(service_id: int) -> Any:
 def update_service(service_id: int) -> Any:
     data = catalog.parse_service_input(json_body(), partial=True)
     session = get_session()
-    service = catalog.update_service(session, g.user, service_id, data)
+    service = catalog.update_service(session, g.user, service_id, data, can_charge=can_charge())
     session.commit()
     return jsonify(service_json(service))
 

@@ -22,6 +22,7 @@ from web.forms import EmptyForm, ServiceForm, SessionForm
 from web.links import links
 from web.pages.helpers import CURRENCIES, load_zone, price_input, professional_required
 from web.pages.pro import after_step, bp, progress_of
+from web.payments import can_charge
 from web.session import get_session
 
 # catalog's field names → this form's
@@ -145,7 +146,9 @@ def new_service() -> Any:
             session = get_session()
             try:
                 data = catalog.parse_service_input(payload, partial=False)
-                service = catalog.create_service(session, current_user.account, data)
+                service = catalog.create_service(
+                    session, current_user.account, data, can_charge=can_charge()
+                )
                 session.commit()
             except ValidationError as error:
                 session.rollback()
@@ -192,7 +195,9 @@ def edit_service(service_id: int) -> Any:
             session = get_session()
             try:
                 data = catalog.parse_service_input(payload, partial=True)
-                catalog.update_service(session, current_user.account, service.id, data)
+                catalog.update_service(
+                    session, current_user.account, service.id, data, can_charge=can_charge()
+                )
                 session.commit()
             except ValidationError as error:
                 session.rollback()
@@ -213,7 +218,14 @@ def publish_service(service_id: int) -> Any:
     publish = request.form.get("publish") == "1"
     session = get_session()
     data = catalog.parse_service_input({"is_published": publish}, partial=True)
-    catalog.update_service(session, current_user.account, service.id, data)
+    try:
+        catalog.update_service(
+            session, current_user.account, service.id, data, can_charge=can_charge()
+        )
+    except ValidationError as error:  # a paid service on a platform without payments
+        session.rollback()
+        flash(" ".join(error.errors.values()), "error")
+        return redirect(url_for("pro.services"))
     session.commit()
     if publish:
         flash(f"“{service.title}” is published: clients can book it.", "success")

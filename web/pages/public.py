@@ -30,7 +30,7 @@ from accounts import directory, photos, services
 from accounts.errors import EmailTaken, ValidationError
 from accounts.models import User
 from accounts.profiles import CATEGORIES, LANGUAGES, ProfessionalProfile, get_profile_by_principal
-from booking import bookings, catalog, scheduling
+from booking import catalog, scheduling
 from booking.errors import BookingError, NotAllowed, OutsideBookingWindow, SlotUnavailable
 from booking.intervals import Interval, local_midnight
 from booking.models import Booking, Service
@@ -38,8 +38,8 @@ from booking.slots import Slot
 from consult.db import utcnow
 from web.extensions import LoginUser
 from web.forms import BookingForm
-from web.links import links
 from web.pages.helpers import TIMEZONES, VisitorZone, render_error
+from web.payments import after_booking_url, book_or_hold
 from web.session import get_session, get_settings
 
 bp = Blueprint("public", __name__)
@@ -257,22 +257,13 @@ def _offered_slot(service: Service, professional: User, start: datetime) -> Slot
 def _create_booking(
     client: User, service: Service, start: datetime, *, note: str, client_timezone: str
 ) -> Booking:
-    """The one place where the web pages book (``booking.bookings.book``).
-
-    Payments will insert their step here for paid services (hold the slot, pay, then
-    confirm); until then a paid service books like a free one and shows its price.
-    Raises the booking core's errors; the caller commits.
+    """The one place where the web pages book: a free service at once, a paid one held
+    while the client pays (:func:`web.payments.book_or_hold`; the browser then goes to
+    :func:`web.payments.after_booking_url`, the payment page). Raises the booking
+    core's errors, and PaymentGatewayError (shown as a 503 page) when the payment
+    provider cannot be reached, in which case nothing is held; the caller commits.
     """
-    return bookings.book(
-        get_session(),
-        client,
-        service.id,
-        start,
-        now=utcnow(),
-        links=links(),
-        note=note,
-        client_timezone=client_timezone,
-    )
+    return book_or_hold(client, service.id, start, note=note, client_timezone=client_timezone)
 
 
 @bp.route("/p/<principal>/book", methods=["GET", "POST"])
@@ -347,7 +338,7 @@ def _submit(
         session.rollback()
         form.form_errors.append(str(error))
         return None, 422
-    return redirect(url_for("booking_pages.confirmed", booking_id=booking.id)), 302
+    return redirect(after_booking_url(booking)), 302
 
 
 def _sign_up(form: BookingForm, zone: VisitorZone) -> User | None:

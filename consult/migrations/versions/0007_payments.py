@@ -80,7 +80,9 @@ def upgrade() -> None:
     op.create_index('ix_refund_status_next', 'refund', ['status', 'next_attempt_at'], unique=False)
     op.create_index('uq_refund_idempotency_key', 'refund', ['idempotency_key'], unique=True)
     op.create_index('uq_refund_provider_refund', 'refund', ['provider_refund_id'], unique=True)
-    op.add_column('service', sa.Column('refund_full_hours', sa.Integer(), server_default=sa.text('24'), nullable=True))
+    op.add_column('service', sa.Column('refund_full_hours', sa.Integer(), nullable=True))
+    # Existing services get the default policy: a full refund up to a day before.
+    op.execute("UPDATE service SET refund_full_hours = 24")
     op.add_column('service', sa.Column('refund_partial_hours', sa.Integer(), nullable=True))
     op.add_column('service', sa.Column('refund_partial_percent', sa.Integer(), server_default=sa.text('0'), nullable=False))
     # ### end Alembic commands ###
