@@ -19,7 +19,6 @@ from sync import calendars as calendar_sync
 from sync.calendars import errors, service, tasks
 from sync.calendars.models import AUTHORIZING, OAUTH_KINDS
 from sync.calendars.oauth import exchange_code, provider_for
-from sync.calendars.service import NotReady
 from sync.calendars.syncing import KIND_LABELS, limits_for, mirror_display_name
 from sync.calendars.urls import display_url
 from web.errors import register_errors
@@ -166,7 +165,7 @@ def sync_now(connection_id: int) -> Any:
     session = get_session()
     try:
         connection = service.request_sync(session, user, connection_id)
-    except NotReady as error:
+    except errors.ConnectionNotReady as error:
         flash(error.message, "error")
         return redirect(url_for("calendars.index"))
     session.commit()
@@ -268,7 +267,7 @@ def init_app(app: Flask) -> None:
             errors.InvalidConnection: (422, "validation_error"),
             errors.ProviderNotConfigured: (422, "provider_not_configured"),
             errors.AuthorizationFailed: (400, "authorization_failed"),
-            NotReady: (409, "not_ready"),
+            errors.ConnectionNotReady: (409, "not_ready"),
             errors.SourceError: (502, "calendar_unavailable"),
         }
     )

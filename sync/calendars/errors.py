@@ -4,6 +4,7 @@
     ├── ConnectionNotFound      no such connection, or another person's (HTTP 404)
     ├── InvalidConnection       bad input to connect or update; ``fields`` says where (422)
     ├── ProviderNotConfigured   Google / Microsoft is not set up on this platform (422)
+    ├── ConnectionNotReady      still waiting for its OAuth sign-in: cannot sync yet (409)
     ├── AuthorizationFailed     an OAuth callback that cannot complete the connection (400)
     └── SourceError             talking to the outside calendar failed; recorded and shown
         ├── SourceAuthError         credentials refused, revoked or expired
@@ -24,6 +25,7 @@ from __future__ import annotations
 __all__ = [
     "AuthorizationFailed",
     "ConnectionNotFound",
+    "ConnectionNotReady",
     "CredentialsUnreadable",
     "InvalidConnection",
     "ProviderNotConfigured",
@@ -68,6 +70,16 @@ class ProviderNotConfigured(SyncError):
             "has not set up its OAuth client. Use a CalDAV or ICS link instead."
         )
         self.fields = {"kind": self.message}
+
+
+class ConnectionNotReady(SyncError):
+    """The connection is still waiting for its OAuth sign-in at the provider."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This calendar is waiting for you to sign in at the provider. Finish connecting "
+            "it, or remove it and connect again."
+        )
 
 
 class AuthorizationFailed(SyncError):

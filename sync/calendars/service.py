@@ -24,8 +24,8 @@ from consult.db import utcnow
 from sync.calendars.errors import (
     AuthorizationFailed,
     ConnectionNotFound,
+    ConnectionNotReady,
     InvalidConnection,
-    SyncError,
 )
 from sync.calendars.models import (
     AUTHORIZING,
@@ -64,16 +64,6 @@ MAX_CONNECTIONS = 20
 MAX_PASSWORD = 1000
 # How long the professional has to finish signing in at Google or Microsoft.
 AUTHORIZATION_TTL = timedelta(hours=1)
-
-
-class NotReady(SyncError):
-    """The connection is still waiting for its OAuth sign-in (HTTP 409)."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            "This calendar is waiting for you to sign in at the provider. Finish connecting "
-            "it, or remove it and connect again."
-        )
 
 
 @dataclass(frozen=True)
@@ -315,7 +305,7 @@ def request_sync(session: Session, user: User, connection_id: int) -> ExternalCa
     """Check the connection can be synced now (not waiting for its OAuth sign-in)."""
     connection = get_connection(session, user, connection_id)
     if connection.status == AUTHORIZING:
-        raise NotReady()
+        raise ConnectionNotReady()
     return connection
 
 

@@ -476,9 +476,23 @@ def run_syncs(
                     )
         for run in runs:
             if not run.abandoned:
-                with scope() as session:
-                    outcomes[run.connection_id] = _apply(session, settings, run, utcnow())
+                outcomes[run.connection_id] = _apply_or_record(scope, settings, run)
     return [outcomes[connection_id] for connection_id in connection_ids]
+
+
+def _apply_or_record(scope: SessionScope, settings: Settings, run: _Run) -> SyncOutcome:
+    """Apply a run; if writing fails (a bug, a database error), roll it back and
+    record the failure on the connection instead, so it is shown and retried."""
+    try:
+        with scope() as session:
+            return _apply(session, settings, run, utcnow())
+    except Exception:
+        log.exception("calendar %s: writing the mirror failed", run.connection_id)
+    credentials = run.config.credentials if run.config is not None else None
+    with scope() as session:
+        return _record_failure(
+            session, settings, run.connection_id, _UNEXPECTED, utcnow(), credentials
+        )
 
 
 def _fetch_on_thread(
@@ -491,9 +505,8 @@ def _fetch_on_thread(
         abandoned = run.abandoned
     if abandoned and background is not None:
         try:
-            with background() as session:
-                _apply(session, settings, run, utcnow())
-        except Exception:
+            _apply_or_record(background, settings, run)
+        except Exception:  # the database itself is gone: nothing left to record it in
             log.exception("calendar %s: applying a late sync failed", run.connection_id)
 
 

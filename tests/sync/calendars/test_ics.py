@@ -286,3 +286,26 @@ def test_failing_calendars_do_not_block_the_others(
     assert timedelta(seconds=90) <= retry - attempt <= timedelta(minutes=3)
     wait_for(lambda: get_connection(client, headers, ids["slow"])["failure_count"] == 2)
     assert get_connection(client, headers, ids["healthy"])["status"] == "ok"
+
+
+def test_a_failure_while_writing_the_mirror_is_recorded_and_rolled_back(
+    client: Any, database: Any, make_user: Any, ics: IcsServer, monkeypatch: Any
+) -> None:
+    pro, headers, service = setup_professional(client, database, make_user)
+    day = next_weekday(3)
+    ics.publish("feed", vcalendar(vevent("a", at(day, "09:00"), at(day, "10:00"))))
+    feed = connect(client, headers, kind="ics", url=ics.url("feed"))
+    ics.publish("feed", vcalendar(vevent("a", at(day, "13:00"), at(day, "14:00"))))
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr("sync.calendars.syncing.apply_changes", broken)
+    failed = sync_now(client, headers, feed["id"])
+    assert failed["status"] == "error" and "unexpected error" in failed["last_error"]
+    assert "09:00" not in slot_times(client, service["id"], day)  # the old mirror is intact
+    monkeypatch.undo()
+    recovered = sync_now(client, headers, feed["id"])
+    assert recovered["status"] == "ok"
+    assert "09:00" in slot_times(client, service["id"], day)
+    assert "13:10" not in slot_times(client, service["id"], day)
