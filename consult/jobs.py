@@ -128,9 +128,9 @@ class RQQueue:
         if job_id is not None:
             self.cancel(job_id)
         if at is not None and at > utcnow():
-            job = self.queue.enqueue_at(at, func, *args, **options, kwargs=kwargs)
+            job = self.queue.enqueue_at(at, func, args=args, kwargs=kwargs, **options)
         else:
-            job = self.queue.enqueue(func, *args, **options, kwargs=kwargs)
+            job = self.queue.enqueue(func, args=args, kwargs=kwargs, **options)
         return str(job.id)
 
     def cancel(self, job_id: str) -> None:

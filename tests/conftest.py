@@ -13,6 +13,7 @@ import os
 import secrets
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -125,9 +126,23 @@ def db_session(database: Database) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def redis_db_number() -> int:
-    # Concurrent test runs on one machine each pick their own database number.
-    return 1 + (os.getpid() % 15)
+def redis_db_number() -> Iterator[int]:
+    """A Redis database number (1-15) no other test run on this machine is using:
+    claimed with SET NX in database 0, released at the end of the session."""
+    admin = redis_lib.Redis.from_url(f"{REDIS_BASE_URL}/0")
+    owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    try:
+        for _ in range(600):
+            for number in range(1, 16):
+                if admin.set(f"consult:test-redis-db:{number}", owner, nx=True, ex=3 * 3600):
+                    yield number
+                    if admin.get(f"consult:test-redis-db:{number}") == owner.encode():
+                        admin.delete(f"consult:test-redis-db:{number}")
+                    return
+            time.sleep(1)
+    except redis_lib.exceptions.ConnectionError as error:
+        pytest.exit(f"Redis is not reachable at {REDIS_BASE_URL}: {error}", returncode=3)
+    pytest.exit("all 15 Redis test databases stayed claimed for 10 minutes", returncode=3)
 
 
 @pytest.fixture
