@@ -29,6 +29,9 @@ def init_app(app: Flask) -> None:
     settings = app.extensions["consult.settings"]
     services = create_services(settings)
     app.extensions["video"] = services
+    from web import on_shutdown
+
+    on_shutdown(app, services.bus.close)
     # SDP offers are a few KiB; anything far larger is not signalling.
     app.config.setdefault("SOCK_SERVER_OPTIONS", {"max_message_size": 256 * 1024})
     register_errors(

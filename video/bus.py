@@ -154,8 +154,9 @@ class RedisBus:
         self._pubsub: Any = None
         self._thread = threading.Thread(target=self._listen, name="video-bus", daemon=True)
         self._thread.start()
-        # Messages published before the subscription is active would be lost.
-        if not self._ready.wait(timeout=10):
+        # Messages published before the subscription is active would be lost; wait a
+        # little for it, but never hold up the app's start when Redis is down.
+        if not self._ready.wait(timeout=2):
             log.warning("the Redis signalling bus is not subscribed yet; retrying in background")
 
     def publish(self, channel: str, message: dict[str, Any]) -> None:
