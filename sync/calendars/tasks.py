@@ -121,7 +121,7 @@ def revoke_grant_job(kind: str, sealed_secret: str) -> str:
 
 def enqueue_sync(connection_id: int, queue: JobQueue | None = None) -> None:
     """Run :func:`sync_calendar_job` for the connection as soon as a worker is free."""
-    # Ids go as keywords: consult.jobs.RQQueue cannot pass positional arguments to rq.
+    # Ids go as keywords, which read clearly in rq's job listings.
     (queue or job_queue()).enqueue(sync_calendar_job, connection_id=connection_id)
 
 
