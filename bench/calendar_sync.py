@@ -20,25 +20,19 @@ figures are a ceiling. Prints medians; asserts only that the mirror is right.
 
 from __future__ import annotations
 
-import os.path
+import argparse
+import os
+import statistics
 import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
-# bench/ has a module named email.py: run as a script, this folder comes first on the
-# path and would shadow the standard library's email package (imported by SQLAlchemy).
-sys.path[:] = [p for p in sys.path if os.path.abspath(p) != os.path.dirname(__file__)]
-
-import argparse  # noqa: E402
-import os  # noqa: E402
-import statistics  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import uuid  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from datetime import UTC, datetime, timedelta  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
-
-import sqlalchemy as sa  # noqa: E402
+import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))

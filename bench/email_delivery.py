@@ -14,7 +14,7 @@ Two workers are measured, several runs each, and the median printed:
 The load generator, PostgreSQL, Redis and the SMTP server share the same 2-core
 machine, so the figures are a floor. Prints, asserts nothing.
 
-    .venv/bin/python bench/email.py [--emails 300] [--runs 5] [--redis-db 14]
+    .venv/bin/python bench/email_delivery.py [--emails 300] [--runs 5] [--redis-db 14]
 """
 
 from __future__ import annotations
