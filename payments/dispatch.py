@@ -50,6 +50,10 @@ def set_runner(runner: Runner | None) -> None:
         _current = runner
 
 
+def get_runner() -> Runner | None:
+    return _current
+
+
 def release(runner: Runner) -> None:
     """Forget ``runner`` if it is still the process's (its app shut down)."""
     global _current

@@ -267,7 +267,7 @@ def _translate(event_id: str, event_type: str, obj: dict[str, Any]) -> WebhookEv
         refunds = _get(_get(obj, "refunds", {}), "data", [])
         paid = bool(_get(obj, "paid")) or obj.get("status") == "succeeded"
         # A refunded charge was paid: the event also carries the intent's payment.
-        intent = (
+        charge_intent = (
             IntentState(
                 id=str(intent_id),
                 status="succeeded" if paid else "processing",
@@ -282,7 +282,7 @@ def _translate(event_id: str, event_type: str, obj: dict[str, Any]) -> WebhookEv
             event_id,
             event_type,
             "refund_updated",
-            intent=intent,
+            intent=charge_intent,
             intent_id=intent_id,
             refunds=tuple(_refund_state(item, intent_id) for item in refunds),
         )

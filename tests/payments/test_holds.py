@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import icalendar
+import pytest
 from sqlalchemy import func, select
 
 from booking import bookings
@@ -38,6 +39,7 @@ def hold(client: Any, shop: Any, user: Any, start: Any) -> dict[str, Any]:
     return body
 
 
+@pytest.mark.parametrize("db_backend", ["postgresql", "sqlite"], indirect=True)
 def test_a_hold_that_runs_out_frees_the_slot(
     client: Any, app: Any, database: Any, make_user: Any, stand_in: StandIn
 ) -> None:

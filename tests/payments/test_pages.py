@@ -193,3 +193,47 @@ def test_the_booking_form_with_stripe_unreachable_is_a_clear_503(
             assert session.scalar(select(func.count()).select_from(Booking)) == 0
     finally:
         shutdown_app(app)
+
+
+def test_the_professional_sets_the_cancellation_policy_on_the_service_form(
+    client: Any, database: Any, make_user: Any, stand_in: StandIn
+) -> None:
+    pro = make_user(role="professional")
+    login(client, pro)
+    new = client.get("/pro/services/new").get_data(as_text=True)
+    assert "Cancellation policy" in new and 'name="full_refund_hours"' in new
+    assert 'value="24"' in new  # the default: everything back until a day before
+    form = {
+        "csrf_token": csrf_token(client, "/pro/services/new"),
+        "kind": "one_on_one",
+        "title": "Yoga class",
+        "duration_minutes": "60",
+        "price": "25",
+        "currency": "EUR",
+        "horizon_days": "60",
+        "is_published": "y",
+        "full_refund_hours": "24",
+        "partial_refund_hours": "48",
+        "partial_refund_percent": "50",
+    }
+    wrong = client.post("/pro/services/new", data=form)
+    assert wrong.status_code == 422
+    assert "The partial refund must end closer to the start" in wrong.get_data(as_text=True)
+    created = client.post("/pro/services/new", data={**form, "partial_refund_hours": "6"})
+    assert created.status_code == 302
+    with database.session() as session:
+        from booking.models import Service
+
+        service = session.scalars(select(Service)).one()
+        assert (
+            service.refund_full_hours,
+            service.refund_partial_hours,
+            service.refund_partial_percent,
+            service.price_amount,
+        ) == (24, 6, 50, 2500)
+    edit = client.get(f"/pro/services/{service.id}").get_data(as_text=True)
+    for name, value in (("full_refund_hours", 24), ("partial_refund_hours", 6)):
+        tag = re.search(rf'<input[^>]*name="{name}"[^>]*>', edit)
+        assert tag is not None and f'value="{value}"' in tag.group(0), name
+    percent = re.search(r'<input[^>]*name="partial_refund_percent"[^>]*>', edit)
+    assert percent is not None and 'value="50"' in percent.group(0)

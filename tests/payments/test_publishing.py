@@ -105,3 +105,33 @@ def test_keys_come_only_from_the_environment(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="CONSULT_STRIPE_PUBLISHABLE_KEY"):
         create_gateway(half)
     assert create_gateway(load_settings(config_file=os.devnull, environ=base)) is None
+
+
+def test_a_paid_service_published_before_keys_were_removed_cannot_be_booked(
+    client: Any, make_user: Any, database: Any
+) -> None:
+    from booking import catalog
+    from tests.factories import at, iso, next_weekday, setup_professional
+
+    pro, _headers, _free = setup_professional(client, database, make_user)
+    with database.session() as session:
+        # Published while the platform still had its key (the catalog does not know).
+        account = session.merge(pro)
+        service = catalog.create_service(
+            session,
+            account,
+            catalog.parse_service_input(
+                one_on_one(title="Paid", price={"amount": 9000, "currency": "EUR"}), partial=False
+            ),
+        )
+        session.flush()
+        service_id = service.id
+    response = client.post(
+        "/api/v1/bookings",
+        json={"service_id": service_id, "start": iso(at(next_weekday(1, weeks_ahead=2), "09:00"))},
+        headers=bearer(database, make_user(role="client")),
+    )
+    assert response.status_code == 503
+    error = response.get_json()["error"]
+    assert error["code"] == "payments_unavailable"
+    assert "Online payment is not set up on this platform right now" in error["message"]

@@ -109,6 +109,7 @@ def test_each_policy_tier_refunds_what_it_says(
     assert shown in page
 
 
+@pytest.mark.parametrize("db_backend", ["postgresql", "sqlite"], indirect=True)
 def test_an_unreachable_stripe_delays_a_refund_and_never_doubles_it(
     client: Any, app: Any, database: Any, make_user: Any, stand_in: StandIn
 ) -> None:

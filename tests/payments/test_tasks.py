@@ -37,3 +37,29 @@ def test_the_expiry_is_scheduled_on_rq_at_the_end_of_the_hold(
     # Run early (a clock that is ahead, a duplicate), the job does nothing.
     assert tasks.expire_hold(payment_id=payment.id) == "not_due"
     assert shop.booking(held["id"]).status == "held"
+
+
+def test_cancelling_a_held_booking_cancels_the_intent_from_an_rq_worker(
+    client: Any, database: Any, make_user: Any, stand_in: StandIn, redis_url: str
+) -> None:
+    from rq import SimpleWorker
+
+    from tests.factories import bearer
+    from tests.payments.conftest import wait_for
+
+    shop = open_shop(client, database, make_user)
+    sam = make_user(role="client")
+    held = hold(client, shop, sam, at(next_weekday(3, weeks_ahead=2), "09:00"))
+    assert (
+        client.post(
+            f"/api/v1/bookings/{held['id']}/cancel", headers=bearer(database, sam)
+        ).status_code
+        == 200
+    )
+    connection = Redis.from_url(redis_url)
+    queue = Queue("default", connection=connection)
+    assert any(job.func_name == "payments.tasks.cancel_intent" for job in queue.get_jobs())
+    SimpleWorker([queue], connection=connection).work(burst=True)
+    intent_id = shop.payment(held["id"]).intent_id
+    assert stand_in.intent(intent_id)["status"] == "canceled"
+    wait_for(lambda: shop.payment(held["id"]).status == "canceled", "the payment to say so")

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from booking.models import Booking
@@ -92,6 +93,7 @@ def test_a_bad_signature_is_400_and_changes_nothing(
     assert shop.booking(held["id"]).status == "held"
 
 
+@pytest.mark.parametrize("db_backend", ["postgresql", "sqlite"], indirect=True)
 def test_the_same_event_twice_is_handled_once(
     client: Any, database: Any, make_user: Any, stand_in: StandIn
 ) -> None:
@@ -111,6 +113,7 @@ def test_the_same_event_twice_is_handled_once(
     assert snapshot(database, held["id"]) == after_first
 
 
+@pytest.mark.parametrize("db_backend", ["postgresql", "sqlite"], indirect=True)
 def test_events_out_of_order_change_nothing_the_second_time(
     client: Any, database: Any, make_user: Any, stand_in: StandIn
 ) -> None:
@@ -215,3 +218,26 @@ def test_a_payment_for_a_cancelled_booking_is_refunded_in_full(
     assert [(r["amount"], r["reason"], r["tier"]) for r in booking["refunds"]] == [
         (9000, "late_payment", "full")
     ]
+
+
+def test_a_payment_of_another_amount_never_confirms(
+    client: Any, database: Any, make_user: Any, stand_in: StandIn
+) -> None:
+    shop = open_shop(client, database, make_user)
+    held = hold(client, shop, make_user(role="client"), at(next_weekday(0, weeks_ahead=3), "09:00"))
+    intent_id = shop.payment(held["id"]).intent_id
+    forged = event_payload(
+        "evt_cheap",
+        "payment_intent.succeeded",
+        {
+            "id": intent_id,
+            "object": "payment_intent",
+            "status": "succeeded",
+            "amount": 100,
+            "currency": "eur",
+        },
+    )
+    response = deliver(client, forged, sign(forged))
+    assert response.status_code == 200 and response.get_json()["outcome"] == "mismatch"
+    assert shop.booking(held["id"]).status == "held"
+    assert shop.payment(held["id"]).status == "pending"
