@@ -122,6 +122,14 @@ class ServiceForm(FlaskForm):
     daily_max = IntegerField("Most bookings a day", validators=[Optional()])
     step_minutes = IntegerField("Start every (minutes)", validators=[Optional()])
     is_published = BooleanField("Published: clients can find and book it", default=True)
+    # The cancellation policy of a paid service (payments); an empty tier is off.
+    full_refund_hours = IntegerField(
+        "Full refund up to (hours before)", default=24, validators=[Optional()]
+    )
+    partial_refund_hours = IntegerField(
+        "Partial refund up to (hours before)", validators=[Optional()]
+    )
+    partial_refund_percent = IntegerField("Partial refund (%)", validators=[Optional()])
 
 
 class SessionForm(FlaskForm):

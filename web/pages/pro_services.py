@@ -31,6 +31,9 @@ _FIELD_NAMES = {
     "price.amount": "price",
     "price.currency": "currency",
     "min_notice_minutes": "min_notice_hours",
+    "cancellation_policy.full_refund_hours": "full_refund_hours",
+    "cancellation_policy.partial_refund_hours": "partial_refund_hours",
+    "cancellation_policy.partial_refund_percent": "partial_refund_percent",
 }
 SESSION_LIST_DAYS = 90
 
@@ -77,6 +80,9 @@ def _service_form(service: Service | None) -> ServiceForm:
         form.daily_max.data = service.daily_max
         form.step_minutes.data = service.step_minutes
         form.is_published.data = service.is_published
+        form.full_refund_hours.data = service.refund_full_hours
+        form.partial_refund_hours.data = service.refund_partial_hours
+        form.partial_refund_percent.data = service.refund_partial_percent or None
     return form
 
 
@@ -109,6 +115,11 @@ def _payload(form: ServiceForm, *, editing: Service | None) -> dict[str, Any] | 
         "daily_max": form.daily_max.data,
         "step_minutes": form.step_minutes.data,
         "is_published": bool(form.is_published.data),
+        "cancellation_policy": {
+            "full_refund_hours": form.full_refund_hours.data,
+            "partial_refund_hours": form.partial_refund_hours.data,
+            "partial_refund_percent": form.partial_refund_percent.data,
+        },
     }
     kind = editing.kind if editing is not None else form.kind.data
     if editing is None:
