@@ -89,7 +89,7 @@ def group_class(**changes: Any) -> dict[str, Any]:
         "title": "Conversation group",
         "description": "Practise speaking.",
         "duration_minutes": 60,
-        "price": {"amount": 1500, "currency": "EUR"},
+        "price": {"amount": 0, "currency": "EUR"},
         "capacity": 6,
         "horizon_days": 365,
         **changes,

@@ -78,17 +78,25 @@ def test_professional_creates_reads_updates_and_deletes_a_service(
 
     patched = client.patch(
         f"/api/v1/services/{service['id']}",
-        json={"title": "Session", "price": {"amount": 9000, "currency": "usd"}, "daily_max": None},
+        json={"title": "Session", "price": {"amount": 0, "currency": "usd"}, "daily_max": None},
         headers=headers,
     )
     assert patched.status_code == 200
-    assert patched.get_json()["price"] == {"amount": 9000, "currency": "USD"}
+    assert patched.get_json()["price"] == {"amount": 0, "currency": "USD"}
     assert patched.get_json()["daily_max"] is None
 
     unpublished = client.patch(
         f"/api/v1/services/{service['id']}", json={"is_published": False}, headers=headers
     )
     assert unpublished.get_json()["is_published"] is False
+    # Unpublished, it may carry a price even without payments configured.
+    priced = client.patch(
+        f"/api/v1/services/{service['id']}",
+        json={"price": {"amount": 9000, "currency": "EUR"}},
+        headers=headers,
+    )
+    assert priced.status_code == 200, priced.get_json()
+    assert priced.get_json()["price"] == {"amount": 9000, "currency": "EUR"}
     assert client.get(f"/api/v1/services/{service['id']}").status_code == 404
     assert client.get(f"/api/v1/services/{service['id']}", headers=headers).status_code == 200
 

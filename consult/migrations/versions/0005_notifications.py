@@ -1,7 +1,7 @@
 """notifications
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-25 09:13:20.026221
 """
 
@@ -14,7 +14,7 @@ import consult.db
 
 
 revision = '0005'
-down_revision = '0003'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 

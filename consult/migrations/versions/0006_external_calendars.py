@@ -1,7 +1,7 @@
 """external calendars
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0005
 Create Date: 2026-11-25 09:20:51.451314
 """
 
@@ -14,7 +14,7 @@ import consult.db
 
 
 revision = '0006'
-down_revision = '0003'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 

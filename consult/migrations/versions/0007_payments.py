@@ -2,7 +2,7 @@
 each service's cancellation policy
 
 Revision ID: 0007
-Revises: 0003
+Revises: 0006
 Create Date: 2026-11-25 10:02:10.129723
 """
 
@@ -15,7 +15,7 @@ import consult.db
 
 
 revision = '0007'
-down_revision = '0003'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """video_messaging
 
 Revision ID: 0008
-Revises: 0003
+Revises: 0007
 Create Date: 2026-11-25 09:09:19.909007
 """
 
@@ -14,7 +14,7 @@ import consult.db
 
 
 revision = '0008'
-down_revision = '0003'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
