@@ -157,6 +157,12 @@ SCHEMA: Mapping[str, Mapping[str, Option]] = {
             _bool,
         ),
         "log_level": Option("info", "Log level.", _choice("debug", "info", "warning", "error")),
+        "maintenance_minutes": Option(
+            "60",
+            "How often calendar indexes are extended past time (by `consult worker`, or by "
+            "the app when no Redis is configured). 0 turns it off.",
+            _non_negative_int,
+        ),
     },
     "server": {
         "host": Option("127.0.0.1", "Address `consult serve` listens on."),

@@ -39,6 +39,16 @@ def job_database() -> Database:
     return get_database(settings.database.url, settings.database.pool_size)
 
 
+def _start_maintenance(settings: Settings, *, burst: bool) -> None:
+    from consult.maintenance import PeriodicRunner, run_maintenance
+
+    minutes = settings.app.maintenance_minutes
+    if burst or minutes <= 0:
+        return
+    database = get_database(settings.database.url, settings.database.pool_size)
+    PeriodicRunner(lambda: run_maintenance(database), minutes * 60, "maintenance").start()
+
+
 def run_worker(settings: Settings, burst: bool = False, queues: tuple[str, ...] = ()) -> int:
     from redis import Redis
     from rq import Queue, Worker
@@ -49,6 +59,7 @@ def run_worker(settings: Settings, burst: bool = False, queues: tuple[str, ...] 
     from sync.notifications.runtime import start_for_worker
 
     start_for_worker(settings, burst=burst)  # sweeps the email outbox for lost jobs
+    _start_maintenance(settings, burst=burst)
     connection = Redis.from_url(settings.redis.url)
     names = queues or (DEFAULT_QUEUE,)
     worker = Worker([Queue(name, connection=connection) for name in names], connection=connection)

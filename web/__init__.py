@@ -86,6 +86,15 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     external_calendars.init_app(app)  # calendar sync: page, OAuth callback, jobs, hooks
 
+    if settings.app.maintenance_minutes and app.extensions["consult.jobs"].backend != "rq":
+        # No worker without Redis: the app keeps the calendar indexes ahead of time.
+        from consult.maintenance import PeriodicRunner, run_maintenance
+
+        runner = PeriodicRunner(
+            lambda: run_maintenance(database), settings.app.maintenance_minutes * 60, "maintenance"
+        ).start()
+        on_shutdown(app, runner.stop)
+
     _log_startup(settings, app)
     return app
 
