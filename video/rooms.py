@@ -100,6 +100,8 @@ def check_room_access(
     :class:`RoomClosed` after it or when the booking is no longer active.
     """
     access = find_room(session, user, booking_id, window_of)
+    if access.booking.status == "held":
+        raise RoomClosed("This booking is not paid yet, so its video room is closed.")
     if not access.booking.is_active:
         raise RoomClosed("This booking was cancelled, so its video room is closed.")
     state = access.window.state(now)
