@@ -142,7 +142,9 @@ def test_a_group_seat_is_held_tentatively_then_confirmed(
 ) -> None:
     shop = open_shop(client, database, make_user)
     created = client.post(
-        "/api/v1/services", json=group_class(capacity=1, title="Yoga"), headers=shop.pro_headers
+        "/api/v1/services",
+        json=group_class(capacity=1, title="Yoga", price={"amount": 1500, "currency": "EUR"}),
+        headers=shop.pro_headers,
     )
     assert created.status_code == 201, created.get_json()
     service = created.get_json()
