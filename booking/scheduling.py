@@ -285,15 +285,15 @@ def group_occurrences(
     taken = _seats_taken(session, [s.id for s in sessions], window)
     result = []
     for occurrence in found:
-        group_session = by_uid.get(occurrence.uid)
-        if group_session is None or occurrence.end <= occurrence.start:
+        owner = by_uid.get(occurrence.uid)
+        if owner is None or occurrence.end <= occurrence.start:
             continue
         result.append(
             SessionOccurrence(
-                session=group_session,
+                session=owner,
                 interval=Interval(occurrence.start, occurrence.end),
                 recurrence_id=occurrence.recurrence_id,
-                seats_taken=taken.get((group_session.id, occurrence.start), 0),
+                seats_taken=taken.get((owner.id, occurrence.start), 0),
             )
         )
     return result
@@ -315,7 +315,8 @@ def _seats_taken(
         )
         .group_by(Booking.group_session_id, Booking.start)
     ).all()
-    return {(session_id, start): count for session_id, start, count in rows}
+    # group_session_id is never null here (filtered by IN above).
+    return {(session_id or 0, start): count for session_id, start, count in rows}
 
 
 # --- the public questions -----------------------------------------------------------

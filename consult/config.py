@@ -676,8 +676,8 @@ def load_settings(
             if variable in environ:
                 raw[section][name] = (environ[variable], f"environment variable {variable}")
 
-    for section, values in (overrides or {}).items():
-        for name, value in values.items():
+    for section, given in (overrides or {}).items():
+        for name, value in given.items():
             if section not in SCHEMA or name not in SCHEMA[section]:
                 raise ConfigError(f"unknown option {name!r} in section [{section}] in overrides")
             raw[section][name] = (str(value), "overrides")

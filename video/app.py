@@ -78,6 +78,7 @@ def _video_room(booking: Booking) -> dict[str, Any] | None:
         return None
     config = get_video().config
     window = room_window(booking.start, booking.end, config.open_before, config.close_after)
+    state: str
     if booking.status == "confirmed":
         state = window.state(utcnow())
     else:  # cancelled, or held until paid: no way into the room

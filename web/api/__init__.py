@@ -17,9 +17,9 @@ csrf.exempt(bp)
 from web.api import (  # noqa: E402,F401
     auth,  # noqa: E402,F401  (registers routes)
     bookings,
+    external_calendars,  # noqa: E402,F401
     feed,
     notifications,
     professionals,
     scheduling,
 )
-from web.api import external_calendars  # noqa: E402,F401
