@@ -63,6 +63,7 @@ from booking.scheduling import (
 )
 from booking.slots import SlotRejection
 from caldav_server.errors import StoreError
+from caldav_server.spans import single_event_object
 from caldav_server.store import CalendarStore
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,11 @@ def _description(service: Service, note: str, url: str) -> str:
         parts.append(f"Note from the client:\n{note}")
     parts.append(f"Booking page: {url}")
     return "\n\n".join(parts)
+
+
+_WRITE_FAILED = (
+    "We could not save this booking to the calendar, so it was not made. Please try again."
+)
 
 
 def _write(store: CalendarStore, path: str, ics: str, href: str | None) -> str:
@@ -279,7 +285,13 @@ def _write_booking_event(
     )
     blocks = [Interval(booking.start, booking.end)]
     expect_blocks(session, calendars.bookings_path, booking.event_href, blocks)
-    booking.event_href = _write(store, calendars.bookings_path, ics, booking.event_href)
+    # Our own builder's output: stored without a second parse (see single_event_object).
+    obj = single_event_object(ics, booking.event_uid, booking.start, booking.end)
+    try:
+        store.put_object(calendars.bookings_path, booking.event_href, obj, actor="platform")
+    except StoreError as error:
+        log.error("writing booking event to %s failed: %s", calendars.bookings_path, error)
+        raise CalendarWriteFailed(_WRITE_FAILED) from error
 
 
 def _take_seat(session: Session, occurrence: SessionOccurrence, capacity: int) -> None:

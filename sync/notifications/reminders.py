@@ -173,17 +173,50 @@ def plan_reminders(
                 wanted[key] = (role, user, minutes, send_after)
     cancel_pending(session, booking_id=booking.id, kinds=[REMINDER], keep=list(wanted), now=now)
     for key, (role, user, minutes, send_after) in wanted.items():
+        # Rendered when it goes out (_refresh_reminder), with the booking as it is then;
+        # its in-app twin is made at that moment too.
         record(
             session,
             recipient_id=user.id,
             kind=REMINDER,
-            context=facts.context(role, offset_minutes=minutes),
+            context={},
             idempotency_key=key,
             booking_id=booking.id,
             send_after=send_after,
+            payload={"role": role, "offset_minutes": minutes},
+            in_app=False,
             revive=True,
+            deferred=True,
             now=now,
         )
+
+
+def _refresh_reminder(session: Session, row: OutboxMessage, now: datetime) -> bool:
+    """Render a reminder just before it goes out, and show its in-app twin from its
+    due time; False (cancel it) when the booking is gone or no longer active."""
+    payload = row.payload or {}
+    if "role" not in payload:
+        return True  # recorded with its content (through notify()), not deferred
+    booking = session.get(Booking, row.booking_id) if row.booking_id is not None else None
+    recipient = session.get(User, row.recipient_id)
+    if booking is None or not booking.is_active or recipient is None:
+        return False
+    facts = BookingFacts.load(session, booking)
+    context = facts.context(str(payload["role"]), offset_minutes=payload.get("offset_minutes", 0))
+    rendered, _locale, _zone = render_for(recipient, REMINDER, context, email=True)
+    row.subject, row.body_text, row.body_html = rendered.subject, rendered.text, rendered.html
+    record(
+        session,
+        recipient_id=recipient.id,
+        kind=REMINDER,
+        context=context,
+        idempotency_key=row.idempotency_key,
+        booking_id=booking.id,
+        send_after=row.send_after,
+        email=False,
+        now=now,
+    )
+    return True
 
 
 def _seats(session: Session, group_session_id: int, start: datetime) -> list[Booking]:
@@ -294,3 +327,4 @@ def _refresh_group_summary(session: Session, row: OutboxMessage, now: datetime) 
 
 def install() -> None:
     register_refresher(GROUP_SUMMARY, _refresh_group_summary)
+    register_refresher(REMINDER, _refresh_reminder)

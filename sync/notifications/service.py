@@ -120,13 +120,17 @@ def record(
     calendar: CalendarPart | None = None,
     payload: dict[str, Any] | None = None,
     revive: bool = False,
+    deferred: bool = False,
     now: datetime | None = None,
 ) -> int | None:
     """:func:`notify` with the package's extras: an iTIP ``calendar`` part, a
     ``payload`` for messages rebuilt before sending, and ``revive``, which turns a
     *cancelled* (never sent) row with this key back into a pending one with fresh
-    content (a reminder of a booking moved away and back). Returns the outbox row's
-    id when one was created or revived, else None."""
+    content (a reminder of a booking moved away and back). ``deferred``: store the
+    row without rendering it; a refresher registered for ``kind`` renders it just
+    before its first attempt (reminders: most are never read before they are due,
+    and rendering them at booking time was most of a booking's cost). Returns the
+    outbox row's id when one was created or revived, else None."""
     if not idempotency_key or len(idempotency_key) > MAX_KEY:
         raise ValueError(f"idempotency_key must have 1 to {MAX_KEY} characters")
     if not email and not in_app:
@@ -161,7 +165,11 @@ def record(
     recipient = session.get(User, recipient_id)
     if recipient is None:
         raise UnknownRecipient(f"no user {recipient_id}")
-    rendered, locale, zone_name = render_for(recipient, kind, context, email=mail_needed)
+    if deferred:
+        rendered = Rendered(subject="", text="", html="", inapp="")
+        locale, zone_name = normalize_locale(recipient.locale), zone_or_utc(recipient.timezone).key
+    else:
+        rendered, locale, zone_name = render_for(recipient, kind, context, email=mail_needed)
 
     outbox_id: int | None = None
     if mail_needed:

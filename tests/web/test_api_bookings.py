@@ -143,7 +143,7 @@ def test_a_failed_calendar_write_leaves_nothing_behind(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise StoreError("disk on fire")
 
-    monkeypatch.setattr(CalendarStore, "put_item", broken)
+    monkeypatch.setattr(CalendarStore, "put_object", broken)
     response = book(client, world)
     assert response.status_code == 503
     assert "not made" in response.get_json()["error"]["message"]
