@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -103,7 +104,7 @@ class Bench:
                 "--workers",
                 str(self.args.workers),
                 "--threads",
-                "8",
+                str(self.args.threads_per_worker),
                 "--worker-class",
                 "gthread",
                 "--bind",
@@ -118,9 +119,9 @@ class Bench:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                requests.get(self.base + "/", timeout=2)
+                requests.get(self.base + "/", timeout=5)
                 break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or still starting
                 time.sleep(0.3)
         else:
             raise SystemExit("gunicorn did not start")
@@ -248,6 +249,107 @@ def throughput(
     )
 
 
+WRK_SCRIPT = r"""
+-- One booking request per line of the jobs file (service id, start, bearer token),
+-- split between wrk's threads; every response's status is counted.
+local jobs, counter, threads = {}, 0, {}
+for line in io.lines(os.getenv("BENCH_JOBS")) do
+  local service, start, token = line:match("([^\t]+)\t([^\t]+)\t([^\t]+)")
+  jobs[#jobs + 1] = {service, start, token}
+end
+function setup(thread)
+  thread:set("id", #threads)
+  table.insert(threads, thread)
+end
+function init(args)
+  index = id + 1
+  statuses = {}
+end
+function request()
+  local job = jobs[index]
+  if job == nil then
+    return wrk.format("GET", "/api/v1/nothing")  -- out of jobs: a cheap 404, not counted
+  end
+  index = index + #threads_count
+  local body = '{"service_id": ' .. job[1] .. ', "start": "' .. job[2] .. '"}'
+  return wrk.format("POST", "/api/v1/bookings",
+    {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. job[3]}, body)
+end
+function response(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+end
+function done(summary, latency, requests)
+  for _, thread in ipairs(threads) do
+    local counts = thread:get("statuses")
+    for status, n in pairs(counts) do io.write(string.format("status %d %d\n", status, n)) end
+  end
+  io.write(string.format("latency_p50_us %d\nlatency_p95_us %d\n",
+    latency:percentile(50), latency:percentile(95)))
+end
+"""
+
+
+def throughput_wrk(
+    bench: Bench,
+    services: list[int],
+    clients: list[dict[str, str]],
+    seconds: int,
+    connections: int,
+) -> None:
+    """The same load driven by wrk (C, a fraction of a core) for ``seconds``, so the
+    server gets the machine: the figure that says what the web tier can do here.
+    Every request books a distinct free slot (more than can be booked in the time)."""
+    total = seconds * 250
+    first_day = date.today() + timedelta(days=2)
+    days = -(-total // (len(services) * 24)) + 1
+    starts = slot_starts(first_day, days)
+    workdir = Path(tempfile.mkdtemp(prefix="consult-wrk-"))
+    jobs = workdir / "jobs.tsv"
+    with jobs.open("w") as handle:
+        for i in range(total):
+            token = clients[i % len(clients)]["Authorization"].split()[1]
+            handle.write(f"{services[i % len(services)]}\t{starts[i // len(services)]}\t{token}\n")
+    script = workdir / "book.lua"
+    script.write_text(WRK_SCRIPT.replace("#threads_count", "2"))
+    began = time.perf_counter()
+    result = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s", "-s",
+         str(script), bench.base],
+        env={**os.environ, "BENCH_JOBS": str(jobs)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    statuses: dict[int, int] = {}
+    p50 = p95 = 0.0
+    for line in result.stdout.splitlines():
+        parts = line.split()
+        if parts[:1] == ["status"]:
+            statuses[int(parts[1])] = statuses.get(int(parts[1]), 0) + int(parts[2])
+        elif parts[:1] == ["latency_p50_us"]:
+            p50 = int(parts[1]) / 1000
+        elif parts[:1] == ["latency_p95_us"]:
+            p95 = int(parts[1]) / 1000
+    wall = _wrk_seconds(result.stdout) or (time.perf_counter() - began)
+    ok = statuses.get(201, 0)
+    if statuses.get(404):
+        print("  (ran out of prepared slots: raise the job count)")
+    print(f"bookings (wrk, {connections} connections, {seconds} s, {len(services)} professionals)")
+    print(f"  status codes: {dict(sorted(statuses.items()))}")
+    print(f"  throughput: {ok / wall:.1f} bookings/s ({wall:.1f} s)")
+    print(f"  latency: p50 {p50:.1f} ms, p95 {p95:.1f} ms")
+
+
+def _wrk_seconds(output: str) -> float | None:
+    for line in output.splitlines():
+        if " requests in " in line:
+            text = line.split(" requests in ", 1)[1].split(",", 1)[0].strip()
+            for unit, factor in (("ms", 0.001), ("s", 1.0), ("m", 60.0)):
+                if text.endswith(unit):
+                    return float(text[: -len(unit)]) * factor
+    return None
+
+
 def race(bench: Bench, service_id: int, clients: list[dict[str, str]], attempts: int) -> None:
     start = slot_starts(date.today() + timedelta(days=300), 1)[5]
     barrier = threading.Barrier(attempts)
@@ -275,8 +377,17 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--bookings", type=int, default=1000)
-    parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=16, help="python driver threads")
+    parser.add_argument(
+        "--driver",
+        choices=["wrk", "python"],
+        default="wrk" if shutil.which("wrk") else "python",
+        help="load generator: wrk (Debian package, C) or Python threads",
+    )
+    parser.add_argument("--connections", type=int, default=16, help="wrk connections")
+    parser.add_argument("--seconds", type=int, default=20, help="wrk run length")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads-per-worker", type=int, default=8)
     parser.add_argument("--professionals", type=int, default=10)
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--race", type=int, default=100)
@@ -285,8 +396,14 @@ def main() -> None:
     with Bench(args) as bench:
         services = [bench.professional(i) for i in range(args.professionals)]
         clients = [bench.account("client", i) for i in range(args.clients)]
-        print(f"gunicorn: {args.workers} workers x 8 threads, PostgreSQL, {os.cpu_count()} cores")
-        throughput(bench, services, clients, args.bookings, args.threads)
+        print(
+            f"gunicorn: {args.workers} workers x {args.threads_per_worker} threads, "
+            f"PostgreSQL, {os.cpu_count()} cores"
+        )
+        if args.driver == "wrk":
+            throughput_wrk(bench, services, clients, args.seconds, args.connections)
+        else:
+            throughput(bench, services, clients, args.bookings, args.threads)
         race(bench, services[0], clients, args.race)
 
 

@@ -21,6 +21,7 @@ never confirmed (a payment hold that lapsed) sends no CANCEL.
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -31,14 +32,16 @@ from accounts.models import User
 from booking.events import BookingChanged
 from booking.models import Booking, GroupSession
 from consult.db import utcnow
+from sync.notifications import dispatch
 from sync.notifications.facts import BookingFacts
 from sync.notifications.itip import invitation
-from sync.notifications.models import OutboxMessage
+from sync.notifications.models import PENDING, OutboxMessage
 from sync.notifications.reminders import plan_group_summaries, plan_reminders
-from sync.notifications.service import CalendarPart, record
+from sync.notifications.service import CalendarPart, _insert_new, record
 
 log = logging.getLogger(__name__)
 
+BOOKING_CHANGE = "booking_change"  # an outbox row of work, expanded by expand_change
 CONFIRMED = "booking_confirmed"
 RESCHEDULED = "booking_rescheduled"
 CANCELLED = "booking_cancelled"
@@ -49,11 +52,106 @@ SEAT_CANCELLED = "seat_cancelled"
 
 
 def on_booking_changed(session: Session, change: BookingChanged) -> None:
-    """Subscriber: record the emails, in-app notes and reminders for ``change``."""
+    """Subscriber: record the change as one outbox row, in the booking's transaction.
+
+    The emails, in-app notes and reminders it means are recorded when a sender
+    handles that row (:func:`expand_change`), from a snapshot of the booking taken
+    now: rendering them here cost more than the booking itself. Nothing is lost
+    either way: the row commits or rolls back with the booking.
+    """
     booking = session.get(Booking, change.booking_id)
     if booking is None:
         return
     now = utcnow()
+    snapshot = {name: _json(getattr(booking, name)) for name in _SNAPSHOT}
+    values = {
+        "kind": BOOKING_CHANGE,
+        "recipient_id": booking.client_id,
+        "booking_id": booking.id,
+        "to_address": "",
+        "subject": f"booking {booking.id} {change.kind}",
+        "body_text": "",
+        "body_html": "",
+        "payload": {
+            "change": change.kind,
+            "actor": change.actor,
+            "previous_start": _json(change.previous_start),
+            "booking": snapshot,
+        },
+        "status": PENDING,
+        "send_after": now,
+        "next_attempt_at": now,
+    }
+    key = f"change:{booking.id}:{change.kind}:{booking.sequence}:{uuid.uuid4().hex[:12]}"
+    outbox_id = _insert_new(session, OutboxMessage, key, values)
+    if outbox_id is not None:
+        dispatch.note_pending(session, outbox_id, now)
+
+
+# What the emails say is what the booking was at the change, not when they are made.
+_SNAPSHOT = (
+    "id",
+    "service_id",
+    "professional_id",
+    "client_id",
+    "group_session_id",
+    "start",
+    "end",
+    "status",
+    "event_uid",
+    "event_href",
+    "sequence",
+    "client_timezone",
+    "cancelled_by",
+    "cancel_reason",
+)
+
+
+def _json(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _from_json(name: str, value: Any) -> Any:
+    if name in ("start", "end") and isinstance(value, str):
+        return datetime.fromisoformat(value)
+    return value
+
+
+def expand_change(session: Session, row: OutboxMessage, now: datetime) -> bool:
+    """Handler of a change row: record its emails, notes and reminders. Changes of
+    one booking are expanded in order; False (try again shortly) while an earlier
+    one is still waiting."""
+    earlier = session.scalar(
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.kind == BOOKING_CHANGE,
+            OutboxMessage.booking_id == row.booking_id,
+            OutboxMessage.status == PENDING,
+            OutboxMessage.id < row.id,
+        )
+        .limit(1)
+    )
+    if earlier is not None:
+        return False
+    payload = row.payload or {}
+    data = payload.get("booking") or {}
+    if row.booking_id is None or session.get(Booking, row.booking_id) is None:
+        return True  # the booking is gone (account deleted): nothing to tell anyone
+    # A detached copy: reading it never writes the live row back.
+    booking = Booking(**{name: _from_json(name, data.get(name)) for name in _SNAPSHOT})
+    previous = payload.get("previous_start")
+    change = BookingChanged(
+        kind=payload["change"],
+        booking_id=booking.id,
+        actor=payload["actor"],
+        previous_start=datetime.fromisoformat(previous) if previous else None,
+    )
+    _apply(session, booking, change, now)
+    return True
+
+
+def _apply(session: Session, booking: Booking, change: BookingChanged, now: datetime) -> None:
+    """Record everything ``change`` means for ``booking`` (as it was at the change)."""
     facts = BookingFacts.load(session, booking)
     if change.kind == "confirmed":
         _confirmed(session, facts, change, now)

@@ -67,6 +67,7 @@ class Outcome(enum.Enum):
     RETRY = "retry"
     FAILED = "failed"
     SKIPPED = "skipped"  # not ours to send: sent, cancelled, claimed, not due, gone
+    HANDLED = "handled"  # a row of work (a booking change), done: no email of its own
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,18 @@ _refreshers: dict[str, Refresher] = {}
 
 def register_refresher(kind: str, refresher: Refresher) -> None:
     _refreshers[kind] = refresher
+
+
+# A handler does the work an outbox row stands for instead of mailing it (a booking
+# change expands into its emails here, not in the booking's transaction). It runs in
+# the claiming transaction and returns False when the row must wait (retried soon).
+Handler = Callable[[Session, OutboxMessage, datetime], bool]
+_handlers: dict[str, Handler] = {}
+HANDLER_RETRY = timedelta(seconds=2)
+
+
+def register_handler(kind: str, handler: Handler) -> None:
+    _handlers[kind] = handler
 
 
 def _claim(session: Session, outbox_id: int, token: str, now: datetime, lease: timedelta) -> bool:
@@ -169,6 +182,9 @@ def deliver_message(
             return Result(Outcome.SKIPPED)
         row = session.get(OutboxMessage, outbox_id)
         assert row is not None
+        handler = _handlers.get(row.kind)
+        if handler is not None:
+            return _handle(session, row, handler, claimed_at)
         refresher = _refreshers.get(row.kind)
         if refresher is not None and row.attempts == 1 and not refresher(session, row, claimed_at):
             row.status, row.cancelled_at = CANCELLED, claimed_at
@@ -182,6 +198,17 @@ def deliver_message(
     except MailError as error:
         return _record_failure(database, outbox_id, token, attempts, error, policy, now)
     return _record_sent(database, outbox_id, token, now)
+
+
+def _handle(session: Session, row: OutboxMessage, handler: Handler, now: datetime) -> Result:
+    """Run a handler row in the claiming transaction: what it records commits with the
+    row marked done, so a crash either does all of it or leaves the row to retry."""
+    row.claimed_until = row.claim_token = None
+    if handler(session, row, now):
+        row.status, row.sent_at = SENT, now
+        return Result(Outcome.HANDLED)
+    row.next_attempt_at = now + HANDLER_RETRY
+    return Result(Outcome.RETRY, row.next_attempt_at)
 
 
 # Both recording transactions write the attempt row before touching the outbox
@@ -340,14 +367,27 @@ def deliver_due(
     ``overdue_by`` at ``now`` (default: the current time), at most ``limit`` of
     them. The in-process sender's step, and the tests' controllable clock.
     Returns how many ended in each outcome."""
-    at = now or utcnow()
-    with database.session(readonly=True) as session:
-        due = _due(session, at - overdue_by, at, limit)
     counts = {outcome: 0 for outcome in Outcome}
-    for outbox_id, _ in due:
-        result = deliver_message(database, mailer, outbox_id, policy, now=now)
-        counts[result.outcome] += 1
-    return counts
+    seen: set[int] = set()
+    while True:
+        at = now or utcnow()  # again each round: handled rows add messages due "now"
+        with database.session(readonly=True) as session:
+            due = [
+                item for item in _due(session, at - overdue_by, at, limit) if item[0] not in seen
+            ]
+        if not due:
+            return counts
+        handled = False
+        for outbox_id, _ in due:
+            seen.add(outbox_id)
+            result = deliver_message(database, mailer, outbox_id, policy, now=now)
+            counts[result.outcome] += 1
+            handled = handled or result.outcome is Outcome.HANDLED
+        # Rows that were work (a booking change) may have added messages due now:
+        # this step made them, so it sends them without waiting for them to be overdue.
+        if not handled or len(seen) >= limit:
+            return counts
+        overdue_by = timedelta(0)
 
 
 def sweep(

@@ -34,9 +34,11 @@ def install() -> None:
         return
     from booking import events
     from sync.notifications import reminders
-    from sync.notifications.bookings import on_booking_changed
+    from sync.notifications.bookings import BOOKING_CHANGE, expand_change, on_booking_changed
+    from sync.notifications.delivery import register_handler
 
     events.subscribe(on_booking_changed)
+    register_handler(BOOKING_CHANGE, expand_change)
     dispatch.listen()
     reminders.install()
     _installed = True

@@ -134,6 +134,7 @@ def test_offsets_already_past_are_skipped_and_moving_back_revives(
 ) -> None:
     start = at(world["day"], "09:00")
     booking = book(client, world, start)
+    send_due(settings, database)  # the booking's change becomes its messages
     with database.session() as session:
         row = session.get(Booking, booking["id"])
         assert row is not None
