@@ -236,6 +236,9 @@ def _book_one_on_one(
     end = start + timedelta(minutes=service.duration_minutes)
     uid = new_event_uid()
     booking = Booking(
+        service=service,
+        professional=professional,
+        client=client,
         service_id=service.id,
         professional_id=professional.id,
         client_id=client.id,
@@ -288,7 +291,12 @@ def _write_booking_event(
     # Our own builder's output: stored without a second parse (see single_event_object).
     obj = single_event_object(ics, booking.event_uid, booking.start, booking.end)
     try:
-        store.put_object(calendars.bookings_path, booking.event_href, obj, actor="platform")
+        store.put_object(
+            calendars.bookings_record or calendars.bookings_path,
+            booking.event_href,
+            obj,
+            actor="platform",
+        )
     except StoreError as error:
         log.error("writing booking event to %s failed: %s", calendars.bookings_path, error)
         raise CalendarWriteFailed(_WRITE_FAILED) from error
@@ -363,6 +371,9 @@ def _book_seat(
     _take_seat(session, occurrence, service.capacity or 1)
     group_session = occurrence.session
     booking = Booking(
+        service=service,
+        professional=professional,
+        client=client,
         service_id=service.id,
         professional_id=professional.id,
         client_id=client.id,

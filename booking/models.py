@@ -13,6 +13,7 @@ Invariants that must hold under concurrency live in the database:
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     Boolean,
@@ -27,6 +28,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from consult.db import Base, UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 ONE_ON_ONE = "one_on_one"
 GROUP = "group"
@@ -180,6 +184,10 @@ class Booking(Base):
 
     service: Mapped[Service] = relationship(lazy="joined")
     group_session: Mapped[GroupSession | None] = relationship()
+    # Loaded on use. A booking made in this request holds the accounts it was made
+    # with, so its answer reads them without querying them again.
+    professional: Mapped[User] = relationship(foreign_keys=[professional_id])
+    client: Mapped[User] = relationship(foreign_keys=[client_id])
 
     @property
     def is_active(self) -> bool:

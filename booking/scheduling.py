@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -41,7 +41,7 @@ from booking.slots import (
     compute_slots,
 )
 from caldav_server.app import AVAILABILITY_CALENDAR, BOOKINGS_CALENDAR
-from caldav_server.store import CalendarStore
+from caldav_server.store import CalendarStore, CollectionRecord
 
 MAX_OCCURRENCES = 5000
 
@@ -55,6 +55,9 @@ class ProfessionalCalendars:
     availability_path: str
     bookings_path: str
     busy_paths: tuple[str, ...]
+    # The Bookings collection as read with the paths (its id and path never change),
+    # so writing a booking's event need not look it up again.
+    bookings_record: CollectionRecord | None = field(default=None, compare=False)
 
 
 def professional_calendars(session: Session, professional: User) -> ProfessionalCalendars:
@@ -64,14 +67,19 @@ def professional_calendars(session: Session, professional: User) -> Professional
     if principal is None:
         raise ValueError("not a professional: no CalDAV principal")
     availability = f"{principal}/{AVAILABILITY_CALENDAR}"
-    calendars = CalendarStore(session).list_calendars(principal)
-    busy = tuple(info.path for info in calendars if info.path != availability)
+    bookings = f"{principal}/{BOOKINGS_CALENDAR}"
+    calendars = [
+        record
+        for record in CalendarStore(session).child_collections(principal)
+        if record.tag == "VCALENDAR"
+    ]
     return ProfessionalCalendars(
         principal=principal,
         zone=ZoneInfo(professional.timezone),
         availability_path=availability,
-        bookings_path=f"{principal}/{BOOKINGS_CALENDAR}",
-        busy_paths=busy,
+        bookings_path=bookings,
+        busy_paths=tuple(record.path for record in calendars if record.path != availability),
+        bookings_record=next((record for record in calendars if record.path == bookings), None),
     )
 
 

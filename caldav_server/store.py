@@ -37,7 +37,7 @@ from radicale import pathutils
 from sqlalchemy import Row, delete, func, insert, literal, or_, select, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from caldav_server.errors import (
     CollectionExists,
@@ -414,12 +414,15 @@ class CalendarStore:
         """The collections directly under ``path`` (principals for the root), by path."""
         path = clean_path(path)
         query = select(*_COLLECTION_COLUMNS).order_by(DavCollection.path)
-        if path:
-            parent = self._require(path)
-            query = query.where(DavCollection.parent_id == parent.id)
-        else:
+        if not path:
             query = query.where(DavCollection.parent_id.is_(None))
-        return [_record(row) for row in self.session.execute(query)]
+            return [_record(row) for row in self.session.execute(query)]
+        parent = aliased(DavCollection)
+        query = query.join(parent, DavCollection.parent_id == parent.id).where(parent.path == path)
+        children = [_record(row) for row in self.session.execute(query)]
+        if not children:
+            self._require(path)  # none, or no such collection
+        return children
 
     def ensure_principal(self, principal: str) -> CollectionRecord:
         """The principal collection ``/principal/``, created when missing."""
@@ -942,19 +945,26 @@ class CalendarStore:
             raise InvalidCalendarData("two objects with the same UID in one write")
         self.lock_collection(record.path)
 
-        existing = {item.href: item for item in self._rows_by_href(record, hrefs)}
+        # One query per chunk finds both the items being replaced and UID clashes.
         href_of_uid = {obj.uid: href for href, obj in planned if obj.uid}
-        for chunk in _chunks(uids):
-            clashes = self.session.execute(
-                select(DavItem.href, DavItem.uid).where(
-                    DavItem.collection_id == record.id, DavItem.uid.in_(chunk)
-                )
+        wanted = set(hrefs)
+        existing: dict[str, _Row] = {}
+        for chunk in _chunks(planned, _CHUNK // 2):  # two parameters per object
+            chunk_hrefs = [href for href, _ in chunk]
+            chunk_uids = [obj.uid for _, obj in chunk if obj.uid]
+            matches = DavItem.href.in_(chunk_hrefs)
+            if chunk_uids:
+                matches = or_(matches, DavItem.uid.in_(chunk_uids))
+            found = self.session.execute(
+                select(*_ITEM_COLUMNS).where(DavItem.collection_id == record.id, matches)
             )
-            for clash in clashes:
+            for row in found:
+                if row.href in wanted:
+                    existing[row.href] = row
                 # Conservative: a UID may only stay where it is (no swaps between
                 # hrefs in one write), so no statement ever violates the constraint.
-                if clash.href != href_of_uid[clash.uid]:
-                    raise UidConflict(record.path, clash.uid, clash.href)
+                if row.uid in href_of_uid and row.href != href_of_uid[row.uid]:
+                    raise UidConflict(record.path, row.uid, row.href)
 
         now = self.clock()
         results: list[tuple[StoredItem, StoredItem | None]] = []

@@ -165,5 +165,20 @@ def advisory_lock(session: Session, name: str) -> None:
     machines. SQLite: every write transaction already holds the database's single
     write lock (BEGIN IMMEDIATE), so there is nothing more to take.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key(name)})
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    key = lock_key(name)
+    # Already held in this transaction: skip the round trip (the lock is reentrant).
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    memo = session.info.get(_HELD_LOCKS)
+    if memo is None or memo[0] is not transaction:
+        memo = session.info[_HELD_LOCKS] = (transaction, set())
+    if key in memo[1]:
+        return
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    memo[1].add(key)
+
+
+# session.info key: (the transaction, advisory lock keys it holds). Holding the
+# transaction object keeps it alive, so a later transaction is never mistaken for it.
+_HELD_LOCKS = "consult.advisory_locks"

@@ -62,6 +62,8 @@ def on_booking_changed(session: Session, change: BookingChanged) -> None:
     booking = session.get(Booking, change.booking_id)
     if booking is None:
         return
+    if change.kind == "cancelled" and not _announced(session, booking.id):
+        return  # never confirmed (a lapsed payment hold): nothing to take back
     now = utcnow()
     snapshot = {name: _json(getattr(booking, name)) for name in _SNAPSHOT}
     values = {
@@ -86,6 +88,16 @@ def on_booking_changed(session: Session, change: BookingChanged) -> None:
     outbox_id = _insert_new(session, OutboxMessage, key, values)
     if outbox_id is not None:
         dispatch.note_pending(session, outbox_id, now)
+
+
+def _announced(session: Session, booking_id: int) -> bool:
+    """Whether anything was ever recorded for the booking (it was confirmed once)."""
+    return (
+        session.scalar(
+            select(OutboxMessage.id).where(OutboxMessage.booking_id == booking_id).limit(1)
+        )
+        is not None
+    )
 
 
 # What the emails say is what the booking was at the change, not when they are made.

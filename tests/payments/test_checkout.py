@@ -22,6 +22,7 @@ from caldav_server.store import CalendarStore
 from consult.db import utcnow
 from payments import holds, runtime
 from payments.models import Payment, ProcessedWebhookEvent
+from sync.notifications.bookings import CONFIRMED
 from sync.notifications.models import OutboxMessage
 from tests.conftest import LiveServer, make_settings
 from tests.factories import at, bearer, iso, next_weekday
@@ -49,7 +50,7 @@ def invitations(database: Any, booking_id: int) -> int:
             session.scalar(
                 select(func.count())
                 .select_from(OutboxMessage)
-                .where(OutboxMessage.booking_id == booking_id)
+                .where(OutboxMessage.booking_id == booking_id, OutboxMessage.kind == CONFIRMED)
             )
             or 0
         )
@@ -120,7 +121,8 @@ def test_a_paid_booking_is_held_then_confirmed_by_stripes_webhook(
     assert body["payment"]["status"] == "succeeded" and body["payment"]["paid_at"]
     assert "client_secret" not in body["payment"]  # the payment is closed
     assert event_status(database, shop.pro.principal, held["event_uid"]) == "CONFIRMED"
-    assert invitations(database, held["id"]) >= 2  # client and professional, now
+    # Client and professional, now (written by the sender, in the background).
+    wait_for(lambda: invitations(database, held["id"]) >= 2 or None, "the invitations")
     with database.session() as session:
         handled = session.scalars(select(ProcessedWebhookEvent)).all()
         assert [(e.type, e.outcome) for e in handled] == [("payment_intent.succeeded", "confirmed")]
