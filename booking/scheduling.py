@@ -249,9 +249,12 @@ def _one_on_one_inputs(
         busy=busy_time(session, calendars, professional.id, padded, exclude=exclude),
         rules=rules,
         zone=calendars.zone,
+        # Only a daily maximum needs the count.
         per_day=bookings_per_day(
             session, service, window, calendars.zone, exclude_id=exclude.id if exclude else None
-        ),
+        )
+        if service.daily_max is not None
+        else {},
     )
 
 

@@ -169,16 +169,23 @@ def advisory_lock(session: Session, name: str) -> None:
         return
     key = lock_key(name)
     # Already held in this transaction: skip the round trip (the lock is reentrant).
-    transaction = session.get_nested_transaction() or session.get_transaction()
-    memo = session.info.get(_HELD_LOCKS)
-    if memo is None or memo[0] is not transaction:
-        memo = session.info[_HELD_LOCKS] = (transaction, set())
-    if key in memo[1]:
+    held: set[int] = transaction_memo(session).setdefault("advisory_locks", set())
+    if key in held:
         return
     session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
-    memo[1].add(key)
+    held.add(key)
 
 
-# session.info key: (the transaction, advisory lock keys it holds). Holding the
-# transaction object keeps it alive, so a later transaction is never mistaken for it.
-_HELD_LOCKS = "consult.advisory_locks"
+def transaction_memo(session: Session) -> dict[Any, Any]:
+    """A dict that lives as long as the session's current (innermost) transaction:
+    facts learnt in it that later steps of the same transaction may rely on."""
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    memo = session.info.get(_MEMO)
+    # Holding the transaction object keeps it alive, so a later transaction is
+    # never mistaken for it.
+    if memo is None or memo[0] is not transaction:
+        memo = session.info[_MEMO] = (transaction, {})
+    return memo[1]  # type: ignore[no-any-return]
+
+
+_MEMO = "consult.transaction_memo"

@@ -36,14 +36,14 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from accounts.models import User
 from booking.models import Booking, Service
 from caldav_server.store import CalendarStore
 from consult.config import Settings
-from consult.db import utcnow
+from consult.db import transaction_memo, utcnow
 from sync.calendars.errors import SourceError, SyncTokenExpired
 from sync.calendars.events import HISTORY
 from sync.calendars.mirror import (
@@ -524,21 +524,26 @@ def borrowed(session: Session) -> Iterator[Session]:
 def stale_connections(
     session: Session, user_id: int, now: datetime, max_age: timedelta
 ) -> list[int]:
-    """Ids of the professional's connections not attempted within ``max_age``."""
-    return list(
-        session.scalars(
-            select(ExternalCalendar.id)
-            .where(
-                ExternalCalendar.user_id == user_id,
-                ExternalCalendar.status != AUTHORIZING,
-                or_(
-                    ExternalCalendar.last_attempt_at.is_(None),
-                    ExternalCalendar.last_attempt_at <= now - max_age,
-                ),
-            )
-            .order_by(ExternalCalendar.id)
-        )
-    )
+    """Ids of the professional's connections not attempted within ``max_age``.
+
+    Also notes in the transaction whether the professional has any connection at
+    all (:data:`HAS_CONNECTIONS`): the booking's write-back step then need not ask."""
+    rows = session.execute(
+        select(ExternalCalendar.id, ExternalCalendar.status, ExternalCalendar.last_attempt_at)
+        .where(ExternalCalendar.user_id == user_id)
+        .order_by(ExternalCalendar.id)
+    ).all()
+    transaction_memo(session)[(HAS_CONNECTIONS, user_id)] = bool(rows)
+    cutoff = now - max_age
+    return [
+        connection_id
+        for connection_id, status, last_attempt in rows
+        if status != AUTHORIZING and (last_attempt is None or last_attempt <= cutoff)
+    ]
+
+
+# transaction_memo key (with a user id): whether the user has calendar connections.
+HAS_CONNECTIONS = "sync.calendars.has_connections"
 
 
 def sync_before_booking(session: Session, service: Service, professional: User) -> None:

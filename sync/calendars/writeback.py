@@ -27,7 +27,7 @@ from accounts.models import User
 from booking.events import BookingChanged
 from booking.models import Booking
 from consult.config import Settings
-from consult.db import Database, utcnow
+from consult.db import Database, transaction_memo, utcnow
 from sync.calendars.errors import SourceError
 from sync.calendars.models import (
     AUTHORIZING,
@@ -39,7 +39,7 @@ from sync.calendars.models import (
 )
 from sync.calendars.secrets import open_secret, seal_secret
 from sync.calendars.sources import Credentials, PushEvent, SourceConfig, source_for
-from sync.calendars.syncing import limits_for, next_run
+from sync.calendars.syncing import HAS_CONNECTIONS, limits_for, next_run
 
 __all__ = ["PushOutcome", "on_booking_changed", "push_booking", "set_enqueue"]
 
@@ -74,6 +74,8 @@ def on_booking_changed(session: Session, change: BookingChanged) -> None:
     booking = session.get(Booking, change.booking_id)
     if booking is None or booking.group_session_id is not None:
         return
+    if transaction_memo(session).get((HAS_CONNECTIONS, booking.professional_id)) is False:
+        return  # no connection, so no push now or from before (they go with it)
     pushes = list(
         session.scalars(
             select(ExternalCalendarPush).where(ExternalCalendarPush.booking_id == booking.id)

@@ -101,8 +101,9 @@ def create_booking() -> Any:
     booking = book_or_hold(
         g.user, int(service_id or 0), start, note=note, client_timezone=g.user.timezone
     )
+    body = booking_json(booking, g.user)  # read in the same transaction: no second one
     session.commit()
-    return jsonify(booking_json(booking, g.user)), 201
+    return jsonify(body), 201
 
 
 @bp.get("/bookings")
