@@ -62,6 +62,7 @@ from booking.scheduling import (
     professional_calendars,
 )
 from booking.slots import SlotRejection
+from caldav_server.app import BOOKINGS_CALENDAR
 from caldav_server.errors import StoreError
 from caldav_server.spans import single_event_object
 from caldav_server.store import CalendarStore
@@ -105,6 +106,15 @@ def _professional(session: Session, service: Service) -> User:
     if professional is None or professional.principal is None:
         raise ServiceNotFound()
     return professional
+
+
+def _locked_calendars(
+    session: Session, store: CalendarStore, professional: User
+) -> ProfessionalCalendars:
+    """Take the professional's calendar lock, then read their calendars: what they
+    say (open hours included) stays so until the transaction ends."""
+    store.lock_collection(f"{professional.principal}/{BOOKINGS_CALENDAR}")
+    return professional_calendars(session, professional)
 
 
 def _summary(service: Service, client: User | None) -> str:
@@ -196,9 +206,8 @@ def book(
     professional = _professional(session, service)
     for hook in list(PRE_BOOKING_HOOKS):
         hook(session, service, professional)
-    calendars = professional_calendars(session, professional)
     store = CalendarStore(session)
-    store.lock_collection(calendars.bookings_path)
+    calendars = _locked_calendars(session, store, professional)
     details = {
         "client_note": note,
         "client_timezone": client_timezone or client.timezone,
@@ -434,9 +443,8 @@ def confirm_held(session: Session, booking: Booking, *, now: datetime, links: Li
     (the hold lapsed) raises BookingClosed; the caller decides about the money.
     Assumes ``booking`` was held by :func:`book` with ``status=HELD``."""
     professional = _professional(session, booking.service)
-    calendars = professional_calendars(session, professional)
     store = CalendarStore(session)
-    store.lock_collection(calendars.bookings_path)
+    calendars = _locked_calendars(session, store, professional)
     session.refresh(booking)
     if booking.status == CONFIRMED:
         return booking
@@ -478,9 +486,8 @@ def expire_hold(session: Session, booking: Booking, *, now: datetime, reason: st
     if booking.status != HELD:
         return False
     professional = _professional(session, booking.service)
-    calendars = professional_calendars(session, professional)
     store = CalendarStore(session)
-    store.lock_collection(calendars.bookings_path)
+    calendars = _locked_calendars(session, store, professional)
     session.refresh(booking)
     if booking.status != HELD:
         return False
@@ -545,9 +552,8 @@ def cancel(
         raise BookingClosed("This session has already started and can no longer be cancelled.")
     service = booking.service
     professional = _professional(session, service)
-    calendars = professional_calendars(session, professional)
     store = CalendarStore(session)
-    store.lock_collection(calendars.bookings_path)
+    calendars = _locked_calendars(session, store, professional)
     session.refresh(booking)
     if not booking.is_active:
         raise BookingClosed("This booking is already cancelled.")
@@ -640,9 +646,8 @@ def reschedule(
         raise BookingClosed("This session has already started and can no longer be moved.")
     service = booking.service
     professional = _professional(session, service)
-    calendars = professional_calendars(session, professional)
     store = CalendarStore(session)
-    store.lock_collection(calendars.bookings_path)
+    calendars = _locked_calendars(session, store, professional)
     session.refresh(booking)
     if not booking.is_active:
         raise BookingClosed("This booking is cancelled and cannot be moved.")

@@ -55,9 +55,11 @@ class ProfessionalCalendars:
     availability_path: str
     bookings_path: str
     busy_paths: tuple[str, ...]
-    # The Bookings collection as read with the paths (its id and path never change),
-    # so writing a booking's event need not look it up again.
+    # The collections as read with the paths, so the steps after need not look them
+    # up again: Bookings for writing events (its id and path never change), and
+    # Availability, whose ctag keys the open-hours cache.
     bookings_record: CollectionRecord | None = field(default=None, compare=False)
+    availability_record: CollectionRecord | None = field(default=None, compare=False)
 
 
 def professional_calendars(session: Session, professional: User) -> ProfessionalCalendars:
@@ -80,6 +82,9 @@ def professional_calendars(session: Session, professional: User) -> Professional
         bookings_path=bookings,
         busy_paths=tuple(record.path for record in calendars if record.path != availability),
         bookings_record=next((record for record in calendars if record.path == bookings), None),
+        availability_record=next(
+            (record for record in calendars if record.path == availability), None
+        ),
     )
 
 
@@ -99,9 +104,9 @@ def open_hours(
     session: Session, calendars: ProfessionalCalendars, window: Interval
 ) -> list[Interval]:
     """Open intervals overlapping ``window`` (whole, not clipped, so the slot grid keeps
-    its origin), from whatever the Availability calendar holds now."""
+    its origin), from what the Availability calendar held when ``calendars`` was read."""
     store = CalendarStore(session)
-    record = store.get_collection(calendars.availability_path)
+    record = calendars.availability_record or store.get_collection(calendars.availability_path)
     if record is None:
         return []
     first = (window.start - timedelta(days=1) - _EPOCH) // _BLOCK
