@@ -37,7 +37,7 @@ from radicale import pathutils
 from sqlalchemy import Row, delete, func, insert, literal, or_, select, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from caldav_server.errors import (
     CollectionExists,
@@ -417,8 +417,8 @@ class CalendarStore:
         if not path:
             query = query.where(DavCollection.parent_id.is_(None))
             return [_record(row) for row in self.session.execute(query)]
-        parent = aliased(DavCollection)
-        query = query.join(parent, DavCollection.parent_id == parent.id).where(parent.path == path)
+        parent_id = select(DavCollection.id).where(DavCollection.path == path).scalar_subquery()
+        query = query.where(DavCollection.parent_id == parent_id)
         children = [_record(row) for row in self.session.execute(query)]
         if not children:
             self._require(path)  # none, or no such collection
