@@ -260,7 +260,7 @@ def _book_one_on_one(
     session.add(booking)
     _flush_or_conflict(session, _REJECTION_MESSAGES[SlotRejection.CONFLICT])
     _write_booking_event(
-        session, store, calendars, booking, service, professional, client, links, now
+        session, store, calendars, booking, service, professional, client, links, now, fresh=True
     )
     return booking
 
@@ -275,9 +275,12 @@ def _write_booking_event(
     client: User,
     links: Links,
     now: datetime,
+    *,
+    fresh: bool = False,
 ) -> None:
     """(Re)write a one-on-one booking's event: same UID, the booking's SEQUENCE;
-    STATUS:TENTATIVE while the slot is only held for a payment."""
+    STATUS:TENTATIVE while the slot is only held for a payment. ``fresh``: a new
+    booking, whose UID and href were just generated."""
     url = links.booking_page(booking.id)
     ics = build_booking_event(
         uid=booking.event_uid,
@@ -305,6 +308,7 @@ def _write_booking_event(
             booking.event_href,
             obj,
             actor="platform",
+            fresh=fresh,
         )
     except StoreError as error:
         log.error("writing booking event to %s failed: %s", calendars.bookings_path, error)

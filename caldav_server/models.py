@@ -92,9 +92,7 @@ class DavItem(Base):
         # Finds the few items whose occurrences are not all in dav_occurrence (rules
         # beyond the index horizon, very long events) and overlap a window by span.
         # Spans of all other items are never searched: their occurrences are.
-        Index(
-            "ix_dav_item_unindexed", "collection_id", "indexed_until", "span_start", "span_end"
-        ),
+        Index("ix_dav_item_unindexed", "collection_id", "indexed_until", "span_start", "span_end"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -34,7 +34,18 @@ from typing import Any, Literal
 
 from radicale import item as radicale_item
 from radicale import pathutils
-from sqlalchemy import Row, delete, func, insert, literal, or_, select, union_all, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -796,10 +807,15 @@ class CalendarStore:
         obj: CalendarObject,
         *,
         actor: str = "platform",
+        fresh: bool = False,
     ) -> tuple[StoredItem, StoredItem | None]:
-        """Store an already parsed object at ``href``; returns (new, replaced or None)."""
+        """Store an already parsed object at ``href``; returns (new, replaced or None).
+
+        ``fresh``: the caller generated href and UID just now (random), so nothing
+        can be there yet and the lookup is skipped; the unique constraints still hold.
+        """
         record = self._require(path)
-        ((new, old),) = self._write_objects(record, [(href, obj)], actor)
+        ((new, old),) = self._write_objects(record, [(href, obj)], actor, fresh=fresh)
         return new, old
 
     def put_objects(
@@ -923,7 +939,12 @@ class CalendarStore:
         return moved
 
     def _write_objects(
-        self, record: CollectionRecord, planned: Sequence[tuple[str, CalendarObject]], actor: str
+        self,
+        record: CollectionRecord,
+        planned: Sequence[tuple[str, CalendarObject]],
+        actor: str,
+        *,
+        fresh: bool = False,
     ) -> list[tuple[StoredItem, StoredItem | None]]:
         """The single write path: size, href and UID checks, then item rows, index
         rows, one sync step and the listeners."""
@@ -949,22 +970,22 @@ class CalendarStore:
         href_of_uid = {obj.uid: href for href, obj in planned if obj.uid}
         wanted = set(hrefs)
         existing: dict[str, _Row] = {}
-        for chunk in _chunks(planned, _CHUNK // 2):  # two parameters per object
+        for chunk in _chunks([] if fresh else planned, _CHUNK // 2):  # two per object
             chunk_hrefs = [href for href, _ in chunk]
             chunk_uids = [obj.uid for _, obj in chunk if obj.uid]
-            matches = DavItem.href.in_(chunk_hrefs)
+            matches: ColumnElement[bool] = DavItem.href.in_(chunk_hrefs)
             if chunk_uids:
                 matches = or_(matches, DavItem.uid.in_(chunk_uids))
             found = self.session.execute(
                 select(*_ITEM_COLUMNS).where(DavItem.collection_id == record.id, matches)
             )
-            for row in found:
-                if row.href in wanted:
-                    existing[row.href] = row
+            for item in found:
+                if item.href in wanted:
+                    existing[item.href] = item
                 # Conservative: a UID may only stay where it is (no swaps between
                 # hrefs in one write), so no statement ever violates the constraint.
-                if row.uid in href_of_uid and row.href != href_of_uid[row.uid]:
-                    raise UidConflict(record.path, row.uid, row.href)
+                if item.uid in href_of_uid and item.href != href_of_uid[item.uid]:
+                    raise UidConflict(record.path, item.uid, item.href)
 
         now = self.clock()
         results: list[tuple[StoredItem, StoredItem | None]] = []
