@@ -1,9 +1,9 @@
 """Handing payment work to a runner after the transaction that recorded it commits.
 
 Work is noted on the session while it is recorded (a hold's expiry, a refund to
-send, an intent to cancel); a global ``after_commit`` listener hands it to the
-process's :class:`Runner`, normally :class:`QueueRunner` on the platform's job queue.
-Nothing here may fail the caller: the commit has happened, and the sweep
+send, an intent to cancel) and handed, once the transaction commits
+(:class:`consult.handoff.CommitHandOff`), to the process's :class:`Runner`,
+normally :class:`QueueRunner` on the platform's job queue. The sweep
 (:func:`payments.holds.sweep`) finds whatever a lost hand-over left in the database.
 """
 
@@ -15,17 +15,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal, Protocol
 
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from consult.handoff import CommitHandOff
 from consult.jobs import JobQueue
 
 log = logging.getLogger(__name__)
 
 WorkKind = Literal["expire", "refund", "cancel"]
 Work = tuple[WorkKind, int, datetime | None]
-
-_PENDING = "payments.pending"
 
 
 class Runner(Protocol):
@@ -36,7 +34,7 @@ class Runner(Protocol):
 
 def note(session: Session, kind: WorkKind, row_id: int, at: datetime | None = None) -> None:
     """Remember that ``session`` recorded work ``kind`` for row ``row_id``, due at ``at``."""
-    session.info.setdefault(_PENDING, []).append((kind, row_id, at))
+    _handoff.note(session, (kind, row_id, at))
 
 
 _current: Runner | None = None
@@ -62,35 +60,18 @@ def release(runner: Runner) -> None:
             _current = None
 
 
-def _after_commit(session: Session) -> None:
-    # Also fired when a SAVEPOINT is released; only the outermost commit counts.
-    if session.get_nested_transaction() is not None:
-        return
-    items = session.info.pop(_PENDING, None)
+def _run(items: Sequence[Work]) -> None:
     runner = _current
-    if not items or runner is None:
-        return
-    try:
+    if runner is not None:
         runner.run(items)
-    except Exception:  # the commit stands; the sweep will find the rows
-        log.exception("handing over %d payment job(s) failed; the sweep will do them", len(items))
 
 
-def _after_rollback(session: Session) -> None:
-    if session.get_nested_transaction() is None:
-        session.info.pop(_PENDING, None)
-
-
-_listening = False
+_handoff = CommitHandOff[Work]("payment jobs", _run)
 
 
 def listen() -> None:
     """Install the session listeners (idempotent)."""
-    global _listening
-    if not _listening:
-        event.listen(Session, "after_commit", _after_commit)
-        event.listen(Session, "after_rollback", _after_rollback)
-        _listening = True
+    _handoff.listen()
 
 
 class QueueRunner:

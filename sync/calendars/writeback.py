@@ -14,12 +14,11 @@ calendar).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import event as sa_event
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -28,6 +27,7 @@ from booking.events import BookingChanged
 from booking.models import Booking
 from consult.config import Settings
 from consult.db import Database, transaction_memo, utcnow
+from consult.handoff import CommitHandOff
 from sync.calendars.errors import SourceError
 from sync.calendars.models import (
     AUTHORIZING,
@@ -52,18 +52,20 @@ def set_enqueue(enqueue: Callable[[int], None] | None) -> None:
     """Tell the subscriber how to start a push job after the booking commits."""
     global _enqueue
     _enqueue = enqueue
+    _handoff.listen()
 
 
-def _after_commit(session: Session, push_id: int) -> None:
-    def run(_session: Session) -> None:
-        if _enqueue is None:
-            return  # the dispatcher picks the push up
+def _enqueue_pushes(push_ids: Sequence[int]) -> None:
+    if _enqueue is None:
+        return  # the dispatcher picks the pushes up
+    for push_id in push_ids:
         try:
             _enqueue(push_id)
         except Exception:  # Redis down: the dispatcher retries from the database
             log.exception("could not enqueue the push of %s", push_id)
 
-    sa_event.listen(session, "after_commit", run, once=True)
+
+_handoff = CommitHandOff[int]("calendar pushes", _enqueue_pushes)
 
 
 def on_booking_changed(session: Session, change: BookingChanged) -> None:
@@ -107,7 +109,7 @@ def on_booking_changed(session: Session, change: BookingChanged) -> None:
     if pushes:
         session.flush()
         for push in pushes:
-            _after_commit(session, push.id)
+            _handoff.note(session, push.id)
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,10 @@
 """Telling a sender that outbox rows exist, after the transaction that wrote them
 commits; and the two senders.
 
-Rows are noted on the session while it writes them; a global ``after_commit``
-listener hands their ids to the process's :class:`Dispatcher`. Nothing here may
-fail the caller: the commit has happened, and if the hand-over fails (Redis down)
-the rows wait in the database for the sweep.
+Rows are noted on the session while it writes them; once it commits
+(:class:`consult.handoff.CommitHandOff`) their ids go to the process's
+:class:`Dispatcher`. If the hand-over fails (Redis down) the rows wait in the
+database for the sweep.
 
 - :class:`RQDispatcher` enqueues :func:`sync.notifications.delivery.deliver` jobs
   (at the message's due time, through rq's scheduler for later ones).
@@ -24,15 +24,13 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from consult.db import Database, utcnow
+from consult.handoff import CommitHandOff
 from consult.jobs import JobQueue
 
 log = logging.getLogger(__name__)
-
-_PENDING = "sync.notifications.pending"
 
 DueItem = tuple[int, datetime]
 
@@ -81,41 +79,21 @@ def release(dispatcher: Dispatcher) -> None:
 
 def note_pending(session: Session, outbox_id: int, due: datetime) -> None:
     """Remember that ``session`` wrote outbox row ``outbox_id``, due at ``due``."""
-    session.info.setdefault(_PENDING, []).append((outbox_id, due))
+    _handoff.note(session, (outbox_id, due))
 
 
-def _after_commit(session: Session) -> None:
-    # SQLAlchemy also fires this when a SAVEPOINT is released; only the outermost
-    # commit makes the rows visible to a sender.
-    if session.get_nested_transaction() is not None:
-        return
-    items = session.info.pop(_PENDING, None)
+def _dispatch(items: Sequence[DueItem]) -> None:
     dispatcher = _current
-    if not items or dispatcher is None:
-        return
-    try:
+    if dispatcher is not None:
         dispatcher.dispatch(items)
-    except Exception:  # the commit stands; the sweep will find the rows
-        log.exception("dispatching %d notification(s) failed; the sweep will retry", len(items))
 
 
-def _after_rollback(session: Session) -> None:
-    # A rolled-back SAVEPOINT leaves the outer transaction's rows pending. (Ids noted
-    # inside it stay in the list: a sender finds no such row and does nothing.)
-    if session.get_nested_transaction() is None:
-        session.info.pop(_PENDING, None)
-
-
-_listening = False
+_handoff = CommitHandOff[DueItem]("notifications", _dispatch)
 
 
 def listen() -> None:
     """Install the session listeners (idempotent)."""
-    global _listening
-    if not _listening:
-        event.listen(Session, "after_commit", _after_commit)
-        event.listen(Session, "after_rollback", _after_rollback)
-        _listening = True
+    _handoff.listen()
 
 
 # --- rq -------------------------------------------------------------------------------

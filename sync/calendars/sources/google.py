@@ -22,13 +22,12 @@ import icalendar
 import requests
 
 from sync.calendars.errors import (
-    SourceAuthError,
     SourceDataError,
     SourceError,
     SyncTokenExpired,
 )
 from sync.calendars.events import ZoneReader
-from sync.calendars.oauth import OAuthProvider, api_calls, oauth_session, refresh_now
+from sync.calendars.oauth import api_calls
 from sync.calendars.sources.base import (
     FetchResult,
     Limits,
@@ -37,6 +36,7 @@ from sync.calendars.sources.base import (
     SourceConfig,
 )
 from sync.calendars.sources.http import raise_for_status, read_json
+from sync.calendars.sources.oauth_api import OAuthApiSource, escape_text
 from sync.calendars.timezones import resolve_tzid
 
 __all__ = ["GoogleSource", "google_event_component"]
@@ -45,17 +45,6 @@ _WHAT = "Google Calendar"
 CALENDAR_ID = "primary"
 _PAGE_SIZE = 2500  # the API's maximum
 _MAX_PAGES = 200
-
-
-def _escape(text: str) -> str:
-    return (
-        text.replace("\\", "\\\\")
-        .replace(";", "\\;")
-        .replace(",", "\\,")
-        .replace("\r\n", "\\n")
-        .replace("\n", "\\n")
-        .replace("\r", "\\n")
-    )
 
 
 def _time_line(name: str, value: Any, default_zone: str | None) -> str:
@@ -78,7 +67,7 @@ def google_event_component(item: dict[str, Any], default_zone: str | None) -> ic
     """One API event resource as a VEVENT (times, recurrence, status, transparency,
     title). ``default_zone`` is the calendar's zone, for times that name none.
     Raises :class:`SourceDataError` (or ``ValueError``) for an unusable resource."""
-    lines = ["BEGIN:VEVENT", f"UID:{_escape(str(item.get('iCalUID') or item['id']))}"]
+    lines = ["BEGIN:VEVENT", f"UID:{escape_text(str(item.get('iCalUID') or item['id']))}"]
     status = str(item.get("status", "confirmed")).upper()
     start = item.get("start") or item.get("originalStartTime")
     lines.append(_time_line("DTSTART", start, default_zone))
@@ -95,45 +84,18 @@ def google_event_component(item: dict[str, Any], default_zone: str | None) -> ic
     if str(item.get("transparency", "")).lower() == "transparent":
         lines.append("TRANSP:TRANSPARENT")
     if item.get("summary"):
-        lines.append(f"SUMMARY:{_escape(str(item['summary']))}")
+        lines.append(f"SUMMARY:{escape_text(str(item['summary']))}")
     lines.append("END:VEVENT")
     component: Any = icalendar.Event.from_ical("\r\n".join(lines) + "\r\n")
     return component  # from_ical on the Event class returns an Event
 
 
-class GoogleSource:
+class GoogleSource(OAuthApiSource):
     """The professional's primary Google calendar."""
 
-    def __init__(self, provider: OAuthProvider) -> None:
-        self.provider = provider
-
-    def _session(self, config: SourceConfig, limits: Limits) -> requests.Session:
-        token = config.credentials.data.get("token")
-        if not isinstance(token, dict) or not token.get("access_token"):
-            raise SourceAuthError("This Google calendar is not connected yet. Connect it again.")
-        return oauth_session(
-            self.provider,
-            token,
-            lambda new: config.credentials.replace({**config.credentials.data, "token": new}),
-            limits,
-        )
-
-    def _call(
-        self,
-        session: requests.Session,
-        limits: Limits,
-        method: str,
-        url: str,
-        **kwargs: Any,
-    ) -> requests.Response:
-        """One API call; a 401 gets one forced token refresh and a retry."""
-        with api_calls(self.provider, _WHAT):
-            response = session.request(method, url, timeout=limits.timeout(), **kwargs)
-            if response.status_code == 401:
-                response.close()
-                refresh_now(session, self.provider, limits)  # type: ignore[arg-type]
-                response = session.request(method, url, timeout=limits.timeout(), **kwargs)
-        return response
+    what = _WHAT
+    calendar_name = "Google calendar"
+    version_field = "etag"
 
     def fetch(self, config: SourceConfig, limits: Limits) -> FetchResult:
         """All events (first sync) or the changes since ``config.sync_token``."""
@@ -255,24 +217,11 @@ class GoogleSource:
                 )
             return self._pushed(response, limits)
 
-    def _pushed(self, response: requests.Response, limits: Limits) -> tuple[str, str]:
-        with response:
-            raise_for_status(response, _WHAT)
-            body = read_json(response, limits, _WHAT)
-        if not body.get("id"):
-            raise SourceDataError(f"{_WHAT} did not say which event it created.")
-        return str(body["id"]), str(body.get("etag", ""))[:255]
-
     def delete(self, config: SourceConfig, limits: Limits, remote_id: str) -> None:
         """Delete the booking's event (already gone is fine)."""
-        if not remote_id:
-            return
-        url = f"{self.provider.api_url}/calendars/{CALENDAR_ID}/events/{quote(remote_id)}"
-        with self._session(config, limits) as session:
-            response = self._call(session, limits, "DELETE", url)
-            with response:
-                if response.status_code not in (404, 410):
-                    raise_for_status(response, _WHAT)
+        if remote_id:
+            url = f"{self.provider.api_url}/calendars/{CALENDAR_ID}/events/{quote(remote_id)}"
+            self._delete(config, limits, url)
 
     def revoke(self, config: SourceConfig, limits: Limits) -> None:
         """Revoke the grant at Google (the refresh token revokes the whole grant)."""

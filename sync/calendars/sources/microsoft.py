@@ -26,13 +26,11 @@ import requests
 
 from consult.db import utcnow
 from sync.calendars.errors import (
-    SourceAuthError,
     SourceDataError,
     SourceError,
     SyncTokenExpired,
 )
 from sync.calendars.events import HISTORY, ZoneReader
-from sync.calendars.oauth import OAuthProvider, api_calls, oauth_session, refresh_now
 from sync.calendars.sources.base import (
     FetchResult,
     Limits,
@@ -41,6 +39,7 @@ from sync.calendars.sources.base import (
     SourceConfig,
 )
 from sync.calendars.sources.http import raise_for_status, read_json
+from sync.calendars.sources.oauth_api import OAuthApiSource, escape_text
 
 __all__ = ["MicrosoftSource", "graph_event_component"]
 
@@ -50,17 +49,6 @@ WINDOW_RESTART = timedelta(days=30)
 _PAGE_SIZE = 200
 _MAX_PAGES = 500
 _SHOW_AS_FREE = "free"
-
-
-def _escape(text: str) -> str:
-    return (
-        text.replace("\\", "\\\\")
-        .replace(";", "\\;")
-        .replace(",", "\\,")
-        .replace("\r\n", "\\n")
-        .replace("\n", "\\n")
-        .replace("\r", "\\n")
-    )
 
 
 def _graph_wall(value: str) -> datetime:
@@ -92,7 +80,7 @@ def graph_event_component(item: dict[str, Any]) -> icalendar.Event:
     all_day = bool(item.get("isAllDay"))
     lines = [
         "BEGIN:VEVENT",
-        f"UID:{_escape(str(item.get('iCalUId') or item['id']))}",
+        f"UID:{escape_text(str(item.get('iCalUId') or item['id']))}",
         _time_line("DTSTART", item.get("start"), all_day),
         _time_line("DTEND", item.get("end"), all_day),
     ]
@@ -103,7 +91,7 @@ def graph_event_component(item: dict[str, Any]) -> icalendar.Event:
     if str(item.get("showAs", "")).lower() == _SHOW_AS_FREE:
         lines.append("TRANSP:TRANSPARENT")
     if item.get("subject"):
-        lines.append(f"SUMMARY:{_escape(str(item['subject']))}")
+        lines.append(f"SUMMARY:{escape_text(str(item['subject']))}")
     lines.append("END:VEVENT")
     component: Any = icalendar.Event.from_ical("\r\n".join(lines) + "\r\n")
     return component  # from_ical on the Event class returns an Event
@@ -113,34 +101,12 @@ def _graph_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
-class MicrosoftSource:
+class MicrosoftSource(OAuthApiSource):
     """The professional's default Outlook calendar."""
 
-    def __init__(self, provider: OAuthProvider) -> None:
-        self.provider = provider
-
-    def _session(self, config: SourceConfig, limits: Limits) -> requests.Session:
-        token = config.credentials.data.get("token")
-        if not isinstance(token, dict) or not token.get("access_token"):
-            raise SourceAuthError("This Outlook calendar is not connected yet. Connect it again.")
-        return oauth_session(
-            self.provider,
-            token,
-            lambda new: config.credentials.replace({**config.credentials.data, "token": new}),
-            limits,
-        )
-
-    def _call(
-        self, session: requests.Session, limits: Limits, method: str, url: str, **kwargs: Any
-    ) -> requests.Response:
-        """One Graph call; a 401 gets one forced token refresh and a retry."""
-        with api_calls(self.provider, _WHAT):
-            response = session.request(method, url, timeout=limits.timeout(), **kwargs)
-            if response.status_code == 401:
-                response.close()
-                refresh_now(session, self.provider, limits)  # type: ignore[arg-type]
-                response = session.request(method, url, timeout=limits.timeout(), **kwargs)
-        return response
+    what = _WHAT
+    calendar_name = "Outlook calendar"
+    version_field = "changeKey"
 
     def _own(self, url: str) -> bool:
         """Whether ``url`` (a next or delta link from Graph) is on the Graph host, so
@@ -277,24 +243,10 @@ class MicrosoftSource:
             response = self._call(session, limits, "POST", f"{api}/me/calendar/events", json=body)
             return self._pushed(response, limits)
 
-    def _pushed(self, response: requests.Response, limits: Limits) -> tuple[str, str]:
-        with response:
-            raise_for_status(response, _WHAT)
-            body = read_json(response, limits, _WHAT)
-        if not body.get("id"):
-            raise SourceDataError(f"{_WHAT} did not say which event it created.")
-        return str(body["id"]), str(body.get("changeKey", ""))[:255]
-
     def delete(self, config: SourceConfig, limits: Limits, remote_id: str) -> None:
         """Delete the booking's event (already gone is fine)."""
-        if not remote_id:
-            return
-        with self._session(config, limits) as session:
-            url = f"{self.provider.api_url}/me/events/{quote(remote_id)}"
-            response = self._call(session, limits, "DELETE", url)
-            with response:
-                if response.status_code not in (404, 410):
-                    raise_for_status(response, _WHAT)
+        if remote_id:
+            self._delete(config, limits, f"{self.provider.api_url}/me/events/{quote(remote_id)}")
 
     def revoke(self, config: SourceConfig, limits: Limits) -> None:
         """Microsoft offers no endpoint to revoke one app's grant (only all of a user's
