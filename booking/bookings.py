@@ -117,6 +117,18 @@ def _locked_calendars(
     return professional_calendars(session, professional)
 
 
+def _lock_booking(
+    session: Session, booking: Booking
+) -> tuple[User, CalendarStore, ProfessionalCalendars]:
+    """Lock the calendars of the booking's professional, then re-read the booking:
+    what it says now stays so until the transaction ends (check it again)."""
+    professional = _professional(session, booking.service)
+    store = CalendarStore(session)
+    calendars = _locked_calendars(session, store, professional)
+    session.refresh(booking)
+    return professional, store, calendars
+
+
 def _summary(service: Service, client: User | None) -> str:
     # Shown in the professional's calendar and mail subjects: the service title and
     # the client's name, nothing from the client's note.
@@ -446,10 +458,7 @@ def confirm_held(session: Session, booking: Booking, *, now: datetime, links: Li
     Idempotent: an already confirmed booking is returned unchanged. A cancelled one
     (the hold lapsed) raises BookingClosed; the caller decides about the money.
     Assumes ``booking`` was held by :func:`book` with ``status=HELD``."""
-    professional = _professional(session, booking.service)
-    store = CalendarStore(session)
-    calendars = _locked_calendars(session, store, professional)
-    session.refresh(booking)
+    professional, store, calendars = _lock_booking(session, booking)
     if booking.status == CONFIRMED:
         return booking
     if booking.status != HELD:
@@ -489,10 +498,7 @@ def expire_hold(session: Session, booking: Booking, *, now: datetime, reason: st
     held (paid or cancelled meanwhile)."""
     if booking.status != HELD:
         return False
-    professional = _professional(session, booking.service)
-    store = CalendarStore(session)
-    calendars = _locked_calendars(session, store, professional)
-    session.refresh(booking)
+    professional, store, calendars = _lock_booking(session, booking)
     if booking.status != HELD:
         return False
     _release(session, store, calendars, booking, by="system", now=now, reason=reason)
@@ -554,11 +560,7 @@ def cancel(
         raise BookingClosed("This booking is already cancelled.")
     if booking.start <= now:
         raise BookingClosed("This session has already started and can no longer be cancelled.")
-    service = booking.service
-    professional = _professional(session, service)
-    store = CalendarStore(session)
-    calendars = _locked_calendars(session, store, professional)
-    session.refresh(booking)
+    _, store, calendars = _lock_booking(session, booking)
     if not booking.is_active:
         raise BookingClosed("This booking is already cancelled.")
     _release(session, store, calendars, booking, by=by, now=now, reason=reason)
@@ -649,10 +651,7 @@ def reschedule(
     if booking.start <= now:
         raise BookingClosed("This session has already started and can no longer be moved.")
     service = booking.service
-    professional = _professional(session, service)
-    store = CalendarStore(session)
-    calendars = _locked_calendars(session, store, professional)
-    session.refresh(booking)
+    professional, store, calendars = _lock_booking(session, booking)
     if not booking.is_active:
         raise BookingClosed("This booking is cancelled and cannot be moved.")
     client = session.get(User, booking.client_id)
