@@ -26,9 +26,7 @@ def test_rq_queue_passes_positional_and_keyword_arguments(redis_url: str) -> Non
     queue.enqueue(record, 3, job_id="job-three")
     connection = Redis.from_url(redis_url)
     SimpleWorker([DEFAULT_QUEUE], connection=connection).work(burst=True)
-    assert sorted(RESULTS, key=str) == sorted(
-        [(1, "two", (("flag", True),)), (3, ())], key=str
-    )
+    assert sorted(RESULTS, key=str) == sorted([(1, "two", (("flag", True),)), (3, ())], key=str)
 
 
 def test_rq_queue_cancels_a_timed_job(redis_url: str) -> None:
