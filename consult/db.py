@@ -180,6 +180,9 @@ def transaction_memo(session: Session) -> dict[Any, Any]:
     """A dict that lives as long as the session's current (innermost) transaction:
     facts learnt in it that later steps of the same transaction may rely on."""
     transaction = session.get_nested_transaction() or session.get_transaction()
+    if transaction is None:  # not begun yet: begin it, so the memo is this one's
+        session.connection()
+        transaction = session.get_transaction()
     memo = session.info.get(_MEMO)
     # Holding the transaction object keeps it alive, so a later transaction is
     # never mistaken for it.
