@@ -70,11 +70,7 @@ def professional_calendars(session: Session, professional: User) -> Professional
         raise ValueError("not a professional: no CalDAV principal")
     availability = f"{principal}/{AVAILABILITY_CALENDAR}"
     bookings = f"{principal}/{BOOKINGS_CALENDAR}"
-    calendars = [
-        record
-        for record in CalendarStore(session).child_collections(principal)
-        if record.tag == "VCALENDAR"
-    ]
+    calendars = CalendarStore(session).calendar_collections(principal)
     return ProfessionalCalendars(
         principal=principal,
         zone=ZoneInfo(professional.timezone),

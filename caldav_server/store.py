@@ -553,12 +553,15 @@ class CalendarStore:
         new_hrefs = [new.href for new, old in results if old is None]
         return self.refresh(record), replaced, new_hrefs
 
-    def list_calendars(self, principal: str) -> list[CalendarInfo]:
+    def calendar_collections(self, principal: str) -> list[CollectionRecord]:
         """The calendars (``VCALENDAR`` collections) directly under ``principal``."""
+        return [record for record in self.child_collections(principal) if record.tag == "VCALENDAR"]
+
+    def list_calendars(self, principal: str) -> list[CalendarInfo]:
+        """The calendars directly under ``principal``: path and properties."""
         return [
             CalendarInfo(record.path, record.props)
-            for record in self.child_collections(principal)
-            if record.tag == "VCALENDAR"
+            for record in self.calendar_collections(principal)
         ]
 
     def get_props(self, path: str) -> dict[str, str]:
