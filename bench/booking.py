@@ -43,7 +43,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from consult.migrate import upgrade  # noqa: E402
+from runtime.migrate import upgrade  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get(
     "CONSULT_BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -38,7 +38,7 @@ from werkzeug.test import Client
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from consult.db import forget_database  # noqa: E402
-from consult.migrate import upgrade  # noqa: E402
+from runtime.migrate import upgrade  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get(
     "CONSULT_BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -11,7 +11,7 @@ normalised, indexed, written through the calendar store and the busy-time index)
 each "incremental" run follows 10 upstream changes (4 moved, 3 added, 3 deleted)
 on an existing connection. A sync with nothing changed is timed too.
 
-Runs syncs in-process through :func:`sync.calendars.syncing.run_sync`, the code
+Runs syncs in-process through :func:`sync.syncing.run_sync`, the code
 path of the jobs. The load runs on the same 2-core machine as the database, so the
 figures are a ceiling. Prints medians; asserts only that the mirror is right.
 
@@ -42,12 +42,12 @@ from accounts.services import Registration, register  # noqa: E402
 from caldav_server.store import CalendarStore  # noqa: E402
 from consult.config import load_settings  # noqa: E402
 from consult.db import forget_database, get_database  # noqa: E402
-from consult.migrate import upgrade  # noqa: E402
-from sync.calendars.models import ExternalCalendar  # noqa: E402
-from sync.calendars.secrets import seal_secret  # noqa: E402
-from sync.calendars.syncing import run_sync  # noqa: E402
-from tests.sync.calendars.servers.ics import IcsServer  # noqa: E402
-from tests.sync.calendars.servers.radicale import PASSWORD, USER, ExternalRadicale  # noqa: E402
+from runtime.migrate import upgrade  # noqa: E402
+from sync.models import ExternalCalendar  # noqa: E402
+from sync.secrets import seal_secret  # noqa: E402
+from sync.syncing import run_sync  # noqa: E402
+from tests.sync.servers.ics import IcsServer  # noqa: E402
+from tests.sync.servers.radicale import PASSWORD, USER, ExternalRadicale  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get(
     "CONSULT_BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

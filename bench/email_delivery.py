@@ -47,11 +47,11 @@ from rq.worker import BaseWorker  # noqa: E402
 from accounts.models import User  # noqa: E402
 from consult.config import load_settings  # noqa: E402
 from consult.db import forget_database, get_database, utcnow  # noqa: E402
-from consult.migrate import upgrade  # noqa: E402
-from consult.worker import set_job_settings  # noqa: E402
-from sync.notifications import notify  # noqa: E402
-from sync.notifications.models import OutboxMessage  # noqa: E402
-from sync.notifications.runtime import start_for_worker  # noqa: E402
+from notifications import notify  # noqa: E402
+from notifications.models import OutboxMessage  # noqa: E402
+from notifications.runtime import start_for_worker  # noqa: E402
+from runtime.migrate import upgrade  # noqa: E402
+from runtime.worker import set_job_settings  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get(
     "CONSULT_BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -44,7 +44,7 @@ from booking.intervals import Interval  # noqa: E402
 from caldav_server.store import CalendarStore  # noqa: E402
 from consult.config import load_settings  # noqa: E402
 from consult.db import forget_database, get_database  # noqa: E402
-from consult.migrate import upgrade  # noqa: E402
+from runtime.migrate import upgrade  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get(
     "CONSULT_BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -49,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 from accounts.services import Registration, register  # noqa: E402
 from booking.models import Booking, Service  # noqa: E402
 from consult.db import get_database, utcnow  # noqa: E402
-from consult.migrate import upgrade  # noqa: E402
+from runtime.migrate import upgrade  # noqa: E402
 from video.client import RoomClient  # noqa: E402
 from video.config import VideoConfig  # noqa: E402
 from video.tokens import issue_join_token  # noqa: E402

@@ -9,9 +9,9 @@ import logging
 
 from booking.bookings import Links
 from consult.db import utcnow
-from consult.worker import job_database, job_settings
 from payments import dispatch, holds, refunds, runtime
 from payments.runtime import gateway_for
+from runtime.worker import job_database, job_settings
 
 log = logging.getLogger(__name__)
 

@@ -27,8 +27,8 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from consult.config import Settings, load_settings
 from consult.db import Database, forget_database, get_database
-from consult.migrate import upgrade
-from consult.models import metadata
+from runtime.migrate import upgrade
+from runtime.models import metadata
 
 PG_ADMIN_URL = os.environ.get(
     "CONSULT_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -1,7 +1,7 @@
 """Emails about new messages for people who are not in the room, batched.
 
 A message to someone who is not connected to the booking's room becomes one
-"new_messages" notification in the outbox (``sync.notifications``), keyed per
+"new_messages" notification in the outbox (``notifications``), keyed per
 booking, recipient and window of ``message_email_delay`` minutes: however many
 messages arrive in a window, the outbox sends one email, at the end of the delay.
 The email names the sender and links to the thread; it never quotes the messages
@@ -30,7 +30,7 @@ TEMPLATE_FOLDER = Path(__file__).resolve().parent.parent / "web" / "templates" /
 
 def register_templates() -> None:
     """Make the outbox find the ``new_messages`` templates (idempotent)."""
-    from sync.notifications import register_template_folder
+    from notifications import register_template_folder
 
     register_template_folder(TEMPLATE_FOLDER)
 
@@ -47,7 +47,7 @@ def queue_message_email(
     """Record an email to the other participant about ``message`` unless they are in
     the room right now. Runs in the message's transaction. Returns True when queued
     (or merged into the batch already queued for this window)."""
-    from sync.notifications import notify
+    from notifications import notify
 
     recipient_id = (
         booking.client_id

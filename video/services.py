@@ -1,6 +1,6 @@
 """The video package's ports, built once per app: config, signalling bus, relay.
 
-Views look them up with :func:`get_video`; jobs and the relay build their own.
+Views look them up with :func:`web.video.get_video`; jobs and the relay build their own.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app
 from sqlalchemy.orm import Session
 
 from booking.models import Booking
@@ -38,7 +37,7 @@ class VideoServices:
         except ImportError:
             # The notification outbox is a separate package; without it, messages
             # still work and are shown as unread, only no email goes out.
-            log.warning("sync.notifications is not installed; no email for message %s", message.id)
+            log.warning("notifications is not installed; no email for message %s", message.id)
 
     def broadcast(self, booking_id: int, message: dict[str, Any], nonce: str | None = None) -> None:
         """Deliver a stored message live to everyone connected to the booking's room."""
@@ -57,9 +56,3 @@ def create_services(settings: Settings) -> VideoServices:
     return VideoServices(
         config, create_bus(settings.redis.url), create_relay(config.relay_url, config.relay_api_key)
     )
-
-
-def get_video() -> VideoServices:
-    """The current app's video services (set up by :func:`video.app.init_app`)."""
-    services: VideoServices = current_app.extensions["video"]
-    return services

@@ -16,7 +16,7 @@ from flask import Flask
 from consult.config import Settings, load_settings
 from consult.db import get_database
 from consult.jobs import create_job_queue
-from consult.worker import set_job_settings
+from runtime.worker import set_job_settings
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     database = get_database(settings.database.url, settings.database.pool_size)
     if settings.app.auto_migrate:
-        from consult.migrate import upgrade
+        from runtime.migrate import upgrade
 
         upgrade(database.engine)
     app.extensions["consult.settings"] = settings
@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     extensions.init_app(app)
     session.init_app(app)
     errors.init_app(app)
-    import video
+    from web import video
 
     video.init_app(app)  # before api.bp is registered: it adds API routes
     from web import payments
@@ -88,7 +88,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     if settings.app.maintenance_minutes and app.extensions["consult.jobs"].backend != "rq":
         # No worker without Redis: the app keeps the calendar indexes ahead of time.
-        from consult.maintenance import PeriodicRunner, run_maintenance
+        from runtime.maintenance import PeriodicRunner, run_maintenance
 
         runner = PeriodicRunner(
             lambda: run_maintenance(database), settings.app.maintenance_minutes * 60, "maintenance"

@@ -15,12 +15,12 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import Length, Optional
 
-from sync import calendars as calendar_sync
-from sync.calendars import errors, service, tasks
-from sync.calendars.models import AUTHORIZING, OAUTH_KINDS
-from sync.calendars.oauth import exchange_code, provider_for
-from sync.calendars.syncing import KIND_LABELS, limits_for, mirror_display_name
-from sync.calendars.urls import display_url
+import sync as calendar_sync
+from sync import errors, service, tasks
+from sync.models import AUTHORIZING, OAUTH_KINDS
+from sync.oauth import exchange_code, provider_for
+from sync.syncing import KIND_LABELS, limits_for, mirror_display_name
+from sync.urls import display_url
 from web.errors import register_errors
 from web.session import get_jobs, get_session, get_settings
 
@@ -277,7 +277,7 @@ def init_app(app: Flask) -> None:
     try:
         from sqlalchemy import exists, select
 
-        from sync.calendars.models import ExternalCalendar
+        from sync.models import ExternalCalendar
 
         database = app.extensions["consult.database"]
         with database.session(readonly=True) as session:

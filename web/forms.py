@@ -22,8 +22,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from accounts.profiles import CATEGORIES, LANGUAGES, MAX_BIO, MAX_HEADLINE
 from accounts.services import MAX_PASSWORD_LENGTH
+from directory.profiles import CATEGORIES, LANGUAGES, MAX_BIO, MAX_HEADLINE
 
 
 class RegisterForm(FlaskForm):

@@ -8,10 +8,10 @@ from typing import Any
 
 from flask import Blueprint, render_template, request, url_for
 
-from accounts import directory
-from accounts.directory import SearchParamError, SearchQuery
-from accounts.profiles import CATEGORIES, LANGUAGES
 from consult.db import utcnow
+from directory import search as directory
+from directory.profiles import CATEGORIES, LANGUAGES
+from directory.search import SearchParamError, SearchQuery
 from web.pages.helpers import TIMEZONES, VisitorZone
 from web.session import get_session
 

@@ -17,10 +17,10 @@ from wtforms import StringField
 from wtforms.validators import Length
 
 from consult.db import utcnow
-from sync.notifications import service
-from sync.notifications.errors import InvalidReminderOffsets, NotificationNotFound
-from sync.notifications.reminders import format_offsets, reminder_offsets, set_reminder_offsets
-from sync.notifications.rendering import format_datetime, zone_or_utc
+from notifications import service
+from notifications.errors import InvalidReminderOffsets, NotificationNotFound
+from notifications.reminders import format_offsets, reminder_offsets, set_reminder_offsets
+from notifications.rendering import format_datetime, zone_or_utc
 from web.errors import register_errors
 from web.forms import EmptyForm
 from web.session import get_session
@@ -169,8 +169,8 @@ def _unread_for_current_user() -> int:
 
 def init_app(app: Flask) -> None:
     """Start notifications for ``app`` and add the pages and the bell."""
-    from sync.notifications.dispatch import release
-    from sync.notifications.runtime import start_for_app
+    from notifications.dispatch import release
+    from notifications.runtime import start_for_app
 
     sender = start_for_app(
         app.extensions["consult.settings"],

@@ -159,7 +159,7 @@ def test_the_cli_imports_and_exports(
         "CONSULT_DATA_DIR": str(tmp_path / "data"),
         "CONSULT_SECRET_KEY": TEST_SECRET_KEY,
     }
-    consult = [sys.executable, "-m", "consult.cli"]  # the `consult` command
+    consult = [sys.executable, "-m", "runtime.cli"]  # the `consult` command
     repo = Path(__file__).resolve().parents[2]
     imported = subprocess.run(
         [*consult, "dav", "import", str(radicale_folder)],

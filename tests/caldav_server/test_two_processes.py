@@ -27,9 +27,9 @@ pytestmark = [
     pytest.mark.slow,
 ]
 
-# `python -m consult.cli` is the `consult` command, run from the checkout so it
+# `python -m runtime.cli` is the `consult` command, run from the checkout so it
 # sees the source tree even when the editable install predates a new package.
-CONSULT = [sys.executable, "-m", "consult.cli"]
+CONSULT = [sys.executable, "-m", "runtime.cli"]
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -20,10 +20,10 @@ from booking.bookings import Links
 from booking.models import Booking
 from caldav_server.store import CalendarStore
 from consult.db import utcnow
+from notifications.bookings import CONFIRMED
+from notifications.models import OutboxMessage
 from payments import holds, runtime
 from payments.models import Payment, ProcessedWebhookEvent
-from sync.notifications.bookings import CONFIRMED
-from sync.notifications.models import OutboxMessage
 from tests.conftest import LiveServer, make_settings
 from tests.factories import at, bearer, iso, next_weekday
 from tests.payments.conftest import (

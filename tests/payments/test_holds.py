@@ -18,9 +18,9 @@ from booking.bookings import Links
 from booking.models import Booking, GroupOccurrence
 from caldav_server.store import CalendarStore
 from consult.db import utcnow
+from notifications.models import OutboxMessage
 from payments import holds, runtime
 from payments.models import Payment
-from sync.notifications.models import OutboxMessage
 from tests.factories import at, bearer, group_class, iso, next_weekday
 from tests.payments.conftest import StandIn, open_shop, wait_for
 

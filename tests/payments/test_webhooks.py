@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import func, select
 
 from booking.models import Booking
+from notifications.bookings import BOOKING_CHANGE
+from notifications.models import OutboxMessage
 from payments.models import Payment, ProcessedWebhookEvent, Refund
-from sync.notifications.bookings import BOOKING_CHANGE
-from sync.notifications.models import OutboxMessage
 from tests.conftest import make_settings
 from tests.factories import at, bearer, next_weekday
 from tests.payments.conftest import StandIn, event_payload, open_shop, payment_settings, sign

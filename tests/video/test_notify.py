@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy import select
 
 from consult.db import Database, utcnow
-from sync.notifications.delivery import DeliveryPolicy, deliver_due
-from sync.notifications.mailer import create_mailer
-from sync.notifications.models import OutboxMessage
+from notifications.delivery import DeliveryPolicy, deliver_due
+from notifications.mailer import create_mailer
+from notifications.models import OutboxMessage
 from video.signalling import presence_key
 
 

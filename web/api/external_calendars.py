@@ -18,10 +18,10 @@ from typing import Any
 from flask import g, jsonify
 
 from accounts.models import User
-from sync.calendars import service, tasks
-from sync.calendars.models import OAUTH_KINDS, ExternalCalendar
-from sync.calendars.syncing import mirror_display_name
-from sync.calendars.urls import display_url
+from sync import service, tasks
+from sync.models import OAUTH_KINDS, ExternalCalendar
+from sync.syncing import mirror_display_name
+from sync.urls import display_url
 from web.api import bp
 from web.api.helpers import json_body, require_professional
 from web.session import get_jobs, get_session, get_settings

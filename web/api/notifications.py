@@ -15,10 +15,10 @@ from typing import Any
 from flask import g, jsonify, request
 
 from consult.db import utcnow
-from sync.notifications import service
-from sync.notifications.errors import InvalidReminderOffsets
-from sync.notifications.models import Notification
-from sync.notifications.reminders import format_offsets, reminder_offsets, set_reminder_offsets
+from notifications import service
+from notifications.errors import InvalidReminderOffsets
+from notifications.models import Notification
+from notifications.reminders import format_offsets, reminder_offsets, set_reminder_offsets
 from web.api import bp
 from web.api.helpers import json_body, require_professional, require_user
 from web.errors import ApiError

@@ -13,9 +13,9 @@ from typing import Any
 
 from flask import jsonify, request, url_for
 
-from accounts import directory
-from accounts.directory import ProfessionalHit, SearchParamError, SearchResult
 from consult.db import utcnow
+from directory import search as directory
+from directory.search import ProfessionalHit, SearchParamError, SearchResult
 from web.api import bp
 from web.errors import ApiError
 from web.session import get_session

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from accounts import profiles
+from directory import profiles
 
 
 def init_app(app: Flask) -> None:

@@ -16,8 +16,8 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from accounts.directory import minor_exponent
 from accounts.models import User
+from directory.search import minor_exponent
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -17,12 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from accounts.models import User
-from accounts.profiles import get_profile
 from booking import catalog, hours, scheduling
 from booking.busy_index import busy_blocks
 from booking.intervals import Interval, local_midnight
 from booking.models import ACTIVE_STATUSES, Booking
 from consult.db import utcnow
+from directory.profiles import get_profile
 from web.pages.helpers import load_zone, professional_required, user_names
 from web.session import get_session
 

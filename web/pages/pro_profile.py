@@ -8,9 +8,9 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
-from accounts import photos, profiles
 from accounts.errors import ValidationError
 from consult.db import utcnow
+from directory import photos, profiles
 from web.forms import ProfileForm
 from web.pages.helpers import TIMEZONES, professional_required
 from web.pages.pro import after_step, bp, progress_of

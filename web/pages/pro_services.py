@@ -12,12 +12,12 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
-from accounts.directory import minor_exponent
 from booking import catalog, scheduling, sessions
 from booking.errors import BookingError, ServiceNotFound, ValidationError
 from booking.intervals import Interval
 from booking.models import Service
 from consult.db import utcnow
+from directory.search import minor_exponent
 from web.forms import EmptyForm, ServiceForm, SessionForm
 from web.links import links
 from web.pages.helpers import CURRENCIES, load_zone, price_input, professional_required

@@ -26,16 +26,18 @@ from flask import (
 )
 from flask_login import current_user, login_user
 
-from accounts import directory, photos, services
+from accounts import services
 from accounts.errors import EmailTaken, ValidationError
 from accounts.models import User
-from accounts.profiles import CATEGORIES, LANGUAGES, ProfessionalProfile, get_profile_by_principal
 from booking import catalog, scheduling
 from booking.errors import BookingError, NotAllowed, OutsideBookingWindow, SlotUnavailable
 from booking.intervals import Interval, local_midnight
 from booking.models import Booking, Service
 from booking.slots import Slot
 from consult.db import utcnow
+from directory import photos
+from directory import search as directory
+from directory.profiles import CATEGORIES, LANGUAGES, ProfessionalProfile, get_profile_by_principal
 from web.extensions import LoginUser
 from web.forms import BookingForm
 from web.pages.helpers import TIMEZONES, VisitorZone, render_error

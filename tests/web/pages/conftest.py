@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from accounts import directory
+from directory import search as directory
 
 
 @pytest.fixture

@@ -8,10 +8,10 @@ import struct
 import zlib
 from typing import Any
 
-from accounts import profiles
 from accounts.models import User
 from booking import catalog
 from consult.db import Database, utcnow
+from directory import profiles
 from tests.conftest import TEST_PASSWORD
 from tests.factories import WORKWEEK, bearer, one_on_one
 

@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import select
 
 from accounts.models import AppPassword, User
-from accounts.profiles import get_profile
 from booking.models import GroupSession, Service
 from caldav_server.store import CalendarStore
+from directory.profiles import get_profile
 from tests.conftest import TEST_PASSWORD
 from tests.factories import at, bearer, group_class, iso, next_weekday
 from tests.web.pages.helpers import csrf_token, login, make_professional, png_bytes

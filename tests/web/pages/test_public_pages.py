@@ -356,7 +356,7 @@ def test_group_classes_show_sessions_with_places_left(
 def test_a_profile_photo_is_served_with_safe_headers(
     client: Any, maya: dict[str, Any], settings: Any
 ) -> None:
-    from accounts import photos
+    from directory import photos
     from tests.web.pages.helpers import png_bytes
 
     name = photos.store_photo(settings.data_dir, maya["user"].id, png_bytes())

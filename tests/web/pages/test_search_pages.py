@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from accounts import directory
+from directory import search as directory
 from tests.factories import next_weekday, one_on_one
 from tests.web.pages.helpers import WEEKEND, make_professional
 

@@ -1,0 +1,1 @@
+"""Professional profiles and the search over them."""

@@ -1,0 +1,256 @@
+"""Outgoing email: building the MIME message, and the mailer port with its two
+adapters, SMTP and ``.eml`` files.
+
+The message layout follows what Google Calendar and Outlook send, because it is
+what every mail client recognises as an invitation (RFC 6047)::
+
+    multipart/mixed
+    ├── multipart/alternative
+    │   ├── text/plain; charset=utf-8
+    │   ├── text/html; charset=utf-8
+    │   └── text/calendar; charset=utf-8; method=REQUEST|CANCEL   (iTIP, RFC 5546)
+    └── application/ics; name=invite.ics                          (attachment copy)
+
+A message without an invitation is just the ``multipart/alternative``.
+
+Only :class:`SMTPMailer` imports smtplib; it turns every smtplib and socket error
+into :class:`TransientMailError` (try again) or :class:`PermanentMailError` (5xx:
+never retry).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import smtplib
+import ssl
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from pathlib import Path
+from typing import Any, Protocol
+
+from consult.config import ConfigError, Settings
+from notifications.errors import PermanentMailError, TransientMailError
+
+log = logging.getLogger(__name__)
+
+# SMTP replies that mean "our credentials are wrong": a configuration problem, not
+# the message's fault, so the message is retried (and fails only after max_attempts).
+_AUTH_CODES = frozenset({530, 534, 535, 538})
+
+
+@dataclass(frozen=True)
+class OutgoingEmail:
+    """Everything needed to build one message. ``key`` is the outbox row's
+    idempotency key; it fixes the Message-ID so every attempt is the same message."""
+
+    key: str
+    to_address: str
+    to_name: str
+    subject: str
+    text: str
+    html: str
+    date: datetime
+    calendar_method: str | None = None
+    calendar_ics: str | None = None
+
+
+def message_digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def message_id_for(key: str, sender: str) -> str:
+    """``<digest@sender-domain>``: the same for every attempt at the same message."""
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+    return f"<{message_digest(key)}@{domain}>"
+
+
+def check_sender(sender: str, source: str = "default") -> str:
+    """``sender`` when it is a usable ``Name <address>``; else :class:`ConfigError`."""
+    name, address = parseaddr(sender)
+    local, _, domain = address.partition("@")
+    if not local or not domain or any(c in sender for c in "\r\n"):
+        raise ConfigError(
+            f"invalid value for option 'from' in section [smtp] (from {source}): "
+            "expected an email address such as Consult <no-reply@example.org>"
+        )
+    return sender
+
+
+def build_message(email: OutgoingEmail, sender: str) -> EmailMessage:
+    """The complete MIME message for ``email`` from ``sender``."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = Address(display_name=email.to_name, addr_spec=email.to_address)
+    message["Subject"] = email.subject
+    message["Date"] = format_datetime(email.date)
+    message["Message-ID"] = message_id_for(email.key, sender)
+    # Automatic mail (RFC 3834): no vacation replies back to the platform.
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Auto-Response-Suppress"] = "All"
+    message.set_content(email.text)
+    message.add_alternative(email.html, subtype="html")
+    if email.calendar_ics and email.calendar_method:
+        method = email.calendar_method.upper()
+        message.add_alternative(email.calendar_ics, subtype="calendar", params={"method": method})
+        message.add_attachment(
+            email.calendar_ics.encode("utf-8"),
+            maintype="application",
+            subtype="ics",
+            filename="invite.ics",
+        )
+    return message
+
+
+class Mailer(Protocol):
+    """Hands one message over for delivery; raises :class:`TransientMailError` or
+    :class:`PermanentMailError`. Returning normally means it was accepted."""
+
+    @property
+    def backend(self) -> str: ...
+
+    def send(self, message: EmailMessage) -> None: ...
+
+
+class SMTPMailer:
+    """One SMTP connection per message (connections do not survive rq's forked
+    job processes, and a fresh one keeps a failing session from poisoning others)."""
+
+    backend = "smtp"
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        security: str = "starttls",
+        user: str = "",
+        password: str = "",
+        timeout: float = 30.0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.security = security
+        self.user = user
+        self.password = password
+        self.timeout = timeout
+        # Made now, not per message: loading the system's CA certificates takes tens
+        # of milliseconds, and rq's forked job processes inherit it from the worker.
+        self.ssl_context = ssl_context or (_tls_context() if security != "none" else None)
+
+    def _connect(self) -> smtplib.SMTP:
+        if self.security == "tls":
+            context = self.ssl_context or _tls_context()
+            return smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+        smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        try:
+            smtp.ehlo()
+            if self.security == "starttls":
+                smtp.starttls(context=self.ssl_context or _tls_context())
+                smtp.ehlo()
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    def send(self, message: EmailMessage) -> None:
+        """Deliver ``message`` to the server. The server's acceptance of the data is
+        the point of no return: errors after it (a failing QUIT) are ignored."""
+        where = f"{self.host}:{self.port}"
+        try:
+            smtp = self._connect()
+        except smtplib.SMTPResponseException as error:
+            raise _classify(error.smtp_code, error.smtp_error, where) from error
+        except (smtplib.SMTPException, OSError) as error:
+            raise TransientMailError(f"cannot connect to {where}: {error}") from error
+        try:
+            if self.user:
+                smtp.login(self.user, self.password)
+            smtp.send_message(message)
+        except smtplib.SMTPRecipientsRefused as error:
+            code, text = min(error.recipients.values(), key=lambda reply: reply[0])
+            raise _classify(code, text, where) from error
+        except smtplib.SMTPResponseException as error:
+            raise _classify(error.smtp_code, error.smtp_error, where) from error
+        except (smtplib.SMTPException, OSError) as error:
+            raise TransientMailError(f"SMTP error from {where}: {error}") from error
+        finally:
+            try:
+                smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                smtp.close()
+
+
+_default_context: ssl.SSLContext | None = None
+
+
+def _tls_context() -> ssl.SSLContext:
+    """The process's TLS client context (system CAs, hostname checks), made once."""
+    global _default_context
+    if _default_context is None:
+        _default_context = ssl.create_default_context()
+    return _default_context
+
+
+def _classify(code: int, text: bytes | str, where: str) -> TransientMailError | PermanentMailError:
+    reply = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+    message = f"{where} answered {code} {reply}".strip()
+    if code in _AUTH_CODES:
+        return TransientMailError(f"{message} (check [smtp] user and password)", code)
+    if 500 <= code < 600:
+        return PermanentMailError(message, code)
+    return TransientMailError(message, code)
+
+
+class FileMailer:
+    """Writes each message to ``<folder>/<date>-<digest>.eml`` and logs it: the
+    embedded default, so a new installation shows what it would send. Sending the
+    same message again overwrites its file."""
+
+    backend = "file"
+
+    def __init__(self, folder: str | os.PathLike[str]) -> None:
+        self.folder = Path(folder)
+
+    def path_for(self, message: EmailMessage) -> Path:
+        digest = str(message["Message-ID"]).strip("<>").partition("@")[0]
+        stamp = datetime.strptime(str(message["Date"]), "%a, %d %b %Y %H:%M:%S %z")
+        return self.folder / f"{stamp:%Y%m%d-%H%M%S}-{digest[:16]}.eml"
+
+    def send(self, message: EmailMessage) -> None:
+        """Write the message atomically (temporary file, then rename)."""
+        path = self.path_for(message)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
+            with os.fdopen(handle, "wb") as output:
+                output.write(message.as_bytes())
+            os.replace(temporary, path)
+        except OSError as error:
+            raise TransientMailError(f"cannot write {path}: {error.strerror}") from error
+        log.info("email to %s: %s (written to %s)", message["To"], message["Subject"], path)
+
+
+def create_mailer(settings: Settings, **overrides: Any) -> Mailer:
+    """The mailer ``settings`` ask for: SMTP when ``[smtp] host`` is set, else
+    ``.eml`` files under ``<data_dir>/outbox``. Raises ConfigError for a bad sender."""
+    source = settings.sources.get(("smtp", "from"), "default")
+    check_sender(settings.smtp["from"], source)
+    smtp = settings.smtp
+    if not smtp.host:
+        return FileMailer(settings.data_dir / "outbox")
+    return SMTPMailer(
+        smtp.host,
+        smtp.port,
+        security=smtp.security,
+        user=smtp.user,
+        password=smtp.password,
+        timeout=float(smtp.timeout_seconds),
+        **overrides,
+    )

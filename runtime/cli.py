@@ -1,0 +1,166 @@
+"""The ``consult`` command.
+
+consult serve [--host H] [--port P]   the web app with CalDAV at /dav
+consult worker [--burst]              an rq worker (with the scheduler) for background jobs
+consult db upgrade | current          Alembic migrations
+consult dav import FOLDER | export FOLDER
+                                      move calendars in from / out to Radicale's file storage
+consult video [--host H] [--port P]   the aiortc media relay (video fallback), its own process
+consult config                        print the documented config.ini
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from caldav_server.errors import TransferError
+from consult.config import ConfigError, Settings, load_settings, render_config_ini
+
+log = logging.getLogger("consult")
+
+
+def _settings(args: argparse.Namespace, **overrides: dict[str, Any]) -> Settings:
+    return load_settings(config_file=args.config, overrides=overrides)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    server: dict[str, Any] = {}
+    if args.host:
+        server["host"] = args.host
+    if args.port is not None:
+        server["port"] = args.port
+    settings = _settings(args, server=server)
+    from werkzeug.serving import run_simple
+
+    from web import create_app
+
+    app = create_app(settings)
+    host, port = settings.server.host, settings.server.port
+    print(f"Consult is running on http://{host}:{port}/  (CalDAV: http://{host}:{port}/dav/)")
+    print(f"Data folder: {settings.data_dir}")
+    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if not settings.redis.url:
+        print(
+            "consult worker needs Redis: set CONSULT_REDIS_URL (or [redis] url). "
+            "Without it, jobs run inside `consult serve`.",
+            file=sys.stderr,
+        )
+        return 2
+    from runtime.worker import run_worker
+
+    return run_worker(settings, burst=args.burst)
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    from consult.db import get_database
+    from runtime.migrate import current_heads, upgrade
+
+    database = get_database(settings.database.url)
+    if args.action == "upgrade":
+        upgrade(database.engine)
+        print("Database is up to date:", ", ".join(sorted(current_heads(database.engine))))
+    else:
+        print(", ".join(sorted(current_heads(database.engine))) or "empty database")
+    return 0
+
+
+def cmd_dav(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    from caldav_server import transfer
+    from consult.db import get_database
+    from runtime.migrate import upgrade
+
+    database = get_database(settings.database.url)
+    folder = Path(args.folder)
+    if args.action == "import":
+        if not folder.is_dir():
+            print(f"No such folder: {folder}", file=sys.stderr)
+            return 2
+        upgrade(database.engine)
+        summary = transfer.import_folder(database, folder)
+    else:
+        summary = transfer.export_folder(database, folder)
+    print(summary)
+    return 0
+
+
+def cmd_video(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    logging.basicConfig(
+        level=settings.app.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    from video.config import VideoConfig
+    from video.relay import run_relay
+
+    return run_relay(VideoConfig.from_settings(settings), host=args.host, port=args.port)
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    print(render_config_ini())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="consult", description="Consultation platform.")
+    parser.add_argument(
+        "--config", help="config file (default: $CONSULT_CONFIG or ./config.ini if present)"
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the web app with CalDAV at /dav")
+    serve.add_argument("--host", help="address to listen on")
+    serve.add_argument("--port", type=int, help="port to listen on")
+    serve.set_defaults(func=cmd_serve)
+
+    worker = commands.add_parser("worker", help="run an rq worker for background jobs")
+    worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
+    worker.set_defaults(func=cmd_worker)
+
+    db = commands.add_parser("db", help="database migrations")
+    db.add_argument("action", choices=["upgrade", "current"])
+    db.set_defaults(func=cmd_db)
+
+    dav = commands.add_parser("dav", help="import or export Radicale file storage")
+    dav.add_argument("action", choices=["import", "export"])
+    dav.add_argument("folder", help="Radicale storage folder (the one holding collection-root)")
+    dav.set_defaults(func=cmd_dav)
+
+    video = commands.add_parser("video", help="run the aiortc media relay for video fallback")
+    video.add_argument("--host", help="address of the relay's control API")
+    video.add_argument("--port", type=int, help="port of the relay's control API")
+    video.set_defaults(func=cmd_video)
+
+    config = commands.add_parser("config", help="print the documented config.ini")
+    config.set_defaults(func=cmd_config)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as error:
+        print(f"consult: configuration error: {error}", file=sys.stderr)
+        return 2
+    except TransferError as error:
+        print(f"consult: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
