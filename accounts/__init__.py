@@ -6,6 +6,7 @@ type). Views call :mod:`accounts.services`; nothing here imports Flask.
 """
 
 from accounts.errors import (
+    HTTP_STATUS,
     AccountError,
     EmailTaken,
     InvalidCredentials,
@@ -14,6 +15,8 @@ from accounts.errors import (
     ValidationError,
 )
 from accounts.models import AppPassword, LoginAttempt, RefreshToken, User
+from consult.hookspecs import ErrorStatuses, hookimpl
+from consult.platform import Platform
 
 __all__ = [
     "AccountError",
@@ -26,4 +29,16 @@ __all__ = [
     "TooManyAttempts",
     "User",
     "ValidationError",
+    "include",
 ]
+
+
+class AccountHooks:
+    @hookimpl
+    def error_statuses(self) -> ErrorStatuses:
+        return HTTP_STATUS
+
+
+def include(platform: Platform) -> None:
+    """Wire accounts into ``platform`` (their errors' HTTP statuses)."""
+    platform.register(AccountHooks(), "accounts")

@@ -11,6 +11,7 @@ AccountError
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 
 
 class AccountError(Exception):
@@ -49,3 +50,15 @@ class TooManyAttempts(AccountError):
         unit = "minute" if minutes == 1 else "minutes"
         super().__init__(f"Too many failed login attempts. Try again in {minutes} {unit}.")
         self.retry_after = retry_after
+
+
+# What each error means over HTTP: (status, machine-readable code).
+HTTP_STATUS: Mapping[type[Exception], tuple[int, str]] = MappingProxyType(
+    {
+        ValidationError: (422, "validation_error"),
+        EmailTaken: (409, "email_taken"),
+        InvalidCredentials: (401, "invalid_credentials"),
+        InvalidToken: (401, "invalid_token"),
+        TooManyAttempts: (429, "too_many_attempts"),
+    }
+)

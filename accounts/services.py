@@ -29,6 +29,7 @@ from accounts.errors import (
     ValidationError,
 )
 from accounts.models import AppPassword, LoginAttempt, RefreshToken, User
+from caldav_server.provisioning import provision_principal
 from consult.db import utcnow
 
 ROLES = ("professional", "client")
@@ -145,8 +146,6 @@ def register(session: Session, registration: Registration) -> User:
 
 def make_professional(session: Session, user: User) -> None:
     """Give ``user`` the professional role, a principal and its default calendars."""
-    from caldav_server.provisioning import provision_principal
-
     user.is_professional = True
     if user.principal is None:
         user.principal = _new_principal_name(session, user.name)

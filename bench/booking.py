@@ -111,7 +111,7 @@ class Bench:
                 f"127.0.0.1:{self.port}",
                 "--log-level",
                 "warning",
-                "web:create_app()",
+                "runtime:create_app()",
             ],
             env=env,
             cwd=ROOT,
@@ -134,9 +134,6 @@ class Bench:
         if self.process is not None:
             self.process.terminate()
             self.process.wait(timeout=30)
-        from consult.db import forget_database
-
-        forget_database(self.url)
         with self.admin.connect() as connection:
             connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
 

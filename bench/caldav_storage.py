@@ -37,7 +37,6 @@ from werkzeug.test import Client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from consult.db import forget_database  # noqa: E402
 from runtime.migrate import upgrade  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get(
@@ -189,7 +188,7 @@ def database_backend(name: str, workdir: Path) -> Backend:
         url = f"sqlite:///{workdir / 'bench.db'}"
 
         def drop() -> None:
-            forget_database(url)
+            return None
     else:
         admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
         database = f"consult_bench_{os.getpid()}"
@@ -199,7 +198,6 @@ def database_backend(name: str, workdir: Path) -> Backend:
         url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + database
 
         def drop() -> None:
-            forget_database(url)
             with admin.connect() as connection:
                 connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
             admin.dispose()
@@ -211,7 +209,8 @@ def database_backend(name: str, workdir: Path) -> Backend:
         name,
         {"type": "plugins.storage", "database_url": url},
         drop,
-        lambda: forget_database(url),
+        # A new Radicale app builds its own database engine: nothing to forget.
+        lambda: None,
         lambda: None,
     )
 

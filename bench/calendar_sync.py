@@ -37,15 +37,14 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import booking  # noqa: E402
 from accounts.services import Registration, register  # noqa: E402
 from caldav_server.store import CalendarStore  # noqa: E402
 from consult.config import load_settings  # noqa: E402
-from consult.db import forget_database, get_database  # noqa: E402
 from runtime.migrate import upgrade  # noqa: E402
+from runtime.platform import create_platform  # noqa: E402
 from sync.models import ExternalCalendar  # noqa: E402
 from sync.secrets import seal_secret  # noqa: E402
-from sync.syncing import run_sync  # noqa: E402
+from sync.syncing import SYNC_FLIGHTS, run_sync  # noqa: E402
 from tests.sync.servers.ics import IcsServer  # noqa: E402
 from tests.sync.servers.radicale import PASSWORD, USER, ExternalRadicale  # noqa: E402
 
@@ -149,8 +148,8 @@ class Bench:
                 "sync": {"allow_private_addresses": "true", "max_events": "50000"},
             },
         )
-        self.database = get_database(self.url)
-        booking.install()
+        self.platform = create_platform(self.settings, "command")
+        self.database = self.platform.database
         with self.database.session() as session:
             user = register(
                 session,
@@ -164,7 +163,7 @@ class Bench:
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        forget_database(self.url)
+        self.platform.shutdown()
         with self.admin.connect() as connection:
             connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
 
@@ -179,7 +178,9 @@ class Bench:
 
     def sync(self, connection_id: int) -> float:
         started = time.perf_counter()
-        outcome = run_sync(self.database.session, self.settings, connection_id)
+        outcome = run_sync(
+            self.database.session, self.settings, self.platform.find(SYNC_FLIGHTS), connection_id
+        )
         elapsed = time.perf_counter() - started
         if outcome.status not in ("ok", "warning"):
             raise SystemExit(f"sync failed: {outcome}")

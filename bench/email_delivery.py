@@ -8,8 +8,8 @@ is marked sent. The SMTP server is aiosmtpd in this process, accepting everythin
 
 Two workers are measured, several runs each, and the median printed:
 
-- ``Worker``: what ``consult worker`` runs in production (a forked process per job);
-- ``SimpleWorker``: the same jobs without the fork, to show what the fork costs.
+- the forking worker: what ``consult worker`` runs in production (a process per job);
+- the in-process worker: the same jobs without the fork, to show what the fork costs.
 
 The load generator, PostgreSQL, Redis and the SMTP server share the same 2-core
 machine, so the figures are a floor. Prints, asserts nothing.
@@ -41,17 +41,17 @@ from typing import Any  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 from aiosmtpd.controller import Controller  # noqa: E402
 from redis import Redis  # noqa: E402
-from rq import Queue, SimpleWorker, Worker  # noqa: E402
-from rq.worker import BaseWorker  # noqa: E402
+from rq import Queue  # noqa: E402
 
 from accounts.models import User  # noqa: E402
 from consult.config import load_settings  # noqa: E402
-from consult.db import forget_database, get_database, utcnow  # noqa: E402
-from notifications import notify  # noqa: E402
+from consult.db import utcnow  # noqa: E402
+from consult.jobs import RQQueue  # noqa: E402
 from notifications.models import OutboxMessage  # noqa: E402
-from notifications.runtime import start_for_worker  # noqa: E402
+from notifications.service import NOTIFIER  # noqa: E402
 from runtime.migrate import upgrade  # noqa: E402
-from runtime.worker import set_job_settings  # noqa: E402
+from runtime.platform import create_platform  # noqa: E402
+from runtime.worker import prepare_forked_jobs  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get(
     "CONSULT_BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -124,13 +124,13 @@ class Bench:
                 "notifications": {"sweep_seconds": "0"},
             },
         )
-        set_job_settings(self.settings)
-        # What `consult worker` does at start: the rq dispatcher, and an engine that
-        # forked job processes inherit ready to use.
-        start_for_worker(self.settings, burst=True)
+        # What `consult worker` does at start: its platform (jobs to rq), and an engine
+        # that forked job processes inherit ready to use.
+        self.platform = create_platform(self.settings, "worker")
+        prepare_forked_jobs(self.platform)
         self.redis = Redis.from_url(self.redis_url)
         self.redis.flushdb()
-        database = get_database(self.url)
+        database = self.platform.database
         with database.session() as session:
             users = [
                 User(
@@ -151,18 +151,18 @@ class Bench:
     def __exit__(self, *exc: object) -> None:
         self.controller.stop()
         self.redis.flushdb()
-        forget_database(self.url)
+        self.platform.shutdown()
         with self.admin.connect() as connection:
             connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
 
     def record(self, run: str) -> float:
         """Record one message per user in one transaction; the commit enqueues the jobs.
         Returns the seconds that took (rendering, inserts, enqueueing)."""
-        database = get_database(self.url)
+        notifier = self.platform.find(NOTIFIER)
         started = time.perf_counter()
-        with database.session() as session:
+        with self.platform.database.session() as session:
             for user_id in self.user_ids:
-                notify(
+                notifier.notify(
                     session,
                     recipient_id=user_id,
                     kind="booking_reminder",
@@ -173,7 +173,7 @@ class Bench:
         return time.perf_counter() - started
 
     def sent(self, run: str) -> int:
-        with get_database(self.url).session() as session:
+        with self.platform.database.session() as session:
             return int(
                 session.scalar(
                     sa.select(sa.func.count(OutboxMessage.id)).where(
@@ -184,13 +184,17 @@ class Bench:
                 or 0
             )
 
-    def run(self, worker_class: type[BaseWorker], run: str) -> tuple[float, float]:
+    def run(self, forking: bool, run: str) -> tuple[float, float]:
         recorded = self.record(run)
         queue = Queue("default", connection=self.redis)
         assert queue.count == self.args.emails, queue.count
         before = self.smtp.count
         started = time.perf_counter()
-        worker_class([queue], connection=self.redis).work(burst=True, logging_level="WARNING")
+        jobs = self.platform.jobs
+        assert isinstance(jobs, RQQueue)
+        jobs.worker(("default",), self.platform, forking=forking).work(
+            burst=True, logging_level="WARNING"
+        )
         elapsed = time.perf_counter() - started
         arrived = self.smtp.count - before
         marked = self.sent(run)
@@ -208,11 +212,11 @@ def main() -> None:
     with Bench(args) as bench:
         print(f"{args.emails} emails per run, {args.runs} runs, SMTP: aiosmtpd on 127.0.0.1")
         recording: list[float] = []
-        for worker_class, label in ((Worker, "Worker (fork per job, as consult worker)"),
-                                    (SimpleWorker, "SimpleWorker (no fork)")):  # fmt: skip
+        for forking, label in ((True, "forking worker (a process per job, as consult worker)"),
+                               (False, "in-process worker (no fork)")):  # fmt: skip
             rates = []
             for index in range(args.runs):
-                rate, recorded = bench.run(worker_class, f"{worker_class.__name__}-{index}")
+                rate, recorded = bench.run(forking, f"{forking}-{index}")
                 rates.append(rate)
                 recording.append(recorded)
             print(

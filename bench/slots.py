@@ -39,11 +39,11 @@ sys.path.insert(0, str(ROOT))
 
 from accounts.models import User  # noqa: E402
 from accounts.services import Registration, register  # noqa: E402
-from booking import catalog, hours, install, scheduling  # noqa: E402
+from booking import catalog, hours, scheduling  # noqa: E402
 from booking.intervals import Interval  # noqa: E402
 from caldav_server.store import CalendarStore  # noqa: E402
 from consult.config import load_settings  # noqa: E402
-from consult.db import forget_database, get_database  # noqa: E402
+from runtime import create_app, create_platform  # noqa: E402
 from runtime.migrate import upgrade  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get(
@@ -138,7 +138,7 @@ def p95(samples: list[float]) -> float:
 def database_url(backend: str, workdir: Path) -> tuple[str, Callable[[], None]]:
     if backend == "sqlite":
         url = f"sqlite:///{workdir / 'slots.db'}"
-        return url, lambda: forget_database(url)
+        return url, lambda: None
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     name = f"consult_bench_slots_{os.getpid()}"
     with admin.connect() as connection:
@@ -146,7 +146,6 @@ def database_url(backend: str, workdir: Path) -> tuple[str, Callable[[], None]]:
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
 
     def drop() -> None:
-        forget_database(url)
         with admin.connect() as connection:
             connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
@@ -165,9 +164,19 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="consult-bench-slots-"))
     url, drop = database_url(args.backend, workdir)
     try:
-        database = get_database(url)
-        upgrade(database.engine)
-        install()
+        settings = load_settings(
+            config_file=os.devnull,
+            environ={},
+            overrides={
+                "app": {"data_dir": str(workdir / "data"), "auto_migrate": "false"},
+                "database": {"url": url},
+            },
+        )
+        engine = sa.create_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        platform = create_platform(settings, "command")
+        database = platform.database
         began = time.perf_counter()
         with database.session() as session:
             pro = register(
@@ -218,16 +227,6 @@ def main() -> None:
         with database.session() as session:
             found = compute()
         slot_count = len(found)  # type: ignore[arg-type]
-
-        settings = load_settings(
-            config_file=os.devnull,
-            environ={},
-            overrides={
-                "app": {"data_dir": str(workdir / "data"), "auto_migrate": "false"},
-                "database": {"url": url},
-            },
-        )
-        from web import create_app
 
         client = Client(create_app(settings))
         auth = {"Authorization": "Basic " + _basic("maya@bench.example", PASSWORD)}

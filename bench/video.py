@@ -48,8 +48,11 @@ sys.path.insert(0, str(ROOT))
 
 from accounts.services import Registration, register  # noqa: E402
 from booking.models import Booking, Service  # noqa: E402
-from consult.db import get_database, utcnow  # noqa: E402
+from consult.config import load_settings  # noqa: E402
+from consult.db import utcnow  # noqa: E402
+from consult.platform import Platform  # noqa: E402
 from runtime.migrate import upgrade  # noqa: E402
+from runtime.platform import create_platform  # noqa: E402
 from video.client import RoomClient  # noqa: E402
 from video.config import VideoConfig  # noqa: E402
 from video.tokens import issue_join_token  # noqa: E402
@@ -83,6 +86,7 @@ class Bench:
         self.folder = Path(tempfile.mkdtemp(prefix="consult-bench-video-"))
         self.database_url = f"sqlite:///{self.folder / 'consult.db'}"
         self.processes: list[subprocess.Popen[bytes]] = []
+        self.platform: Platform | None = None
         self.relay_url = f"http://127.0.0.1:{free_port()}"
         self.config = VideoConfig(secret_key=SECRET, base_url="", relay_url=self.relay_url)
 
@@ -131,6 +135,8 @@ class Bench:
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        if self.platform is not None:
+            self.platform.shutdown()
         for process in self.processes:
             process.terminate()
         for process in self.processes:
@@ -142,7 +148,10 @@ class Bench:
 
     def new_room(self) -> tuple[int, int, int]:
         """A professional, a client and a booking starting now: (booking, pro, client)."""
-        database = get_database(self.database_url)
+        if self.platform is None:
+            settings = load_settings(config_file=os.devnull, environ=self.environ())
+            self.platform = create_platform(settings, "command")
+        database = self.platform.database
         tag = secrets.token_hex(4)
         with database.session() as session:
             pro = register(

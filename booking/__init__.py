@@ -6,23 +6,48 @@ tested hardest. The services around it (:mod:`booking.catalog`,
 :mod:`booking.hours`, :mod:`booking.scheduling`, :mod:`booking.bookings`,
 :mod:`booking.sessions`) take a database session and write calendar events
 through :class:`caldav_server.store.CalendarStore` in the same transaction.
-:func:`install` hooks the busy-time index and the follow-up of professionals'
-calendar edits into the store; every process that writes calendars calls it.
+
+:func:`include` hooks the busy-time index and the follow-up of professionals'
+calendar edits into the platform's calendar writes.
 """
 
 from __future__ import annotations
 
-_installed = False
+from collections.abc import Mapping
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from booking import busy_index, dav_changes
+from booking.errors import HTTP_STATUS
+from consult.db import Database
+from consult.hookspecs import CalendarItemChanged, ErrorStatuses, hookimpl
+from consult.platform import Platform
 
 
-def install() -> None:
-    """Register the booking layer's store listeners (idempotent)."""
-    global _installed
-    if _installed:
-        return
-    from booking import busy_index, dav_changes
-    from caldav_server.store import register_item_listener
+class BookingHooks:
+    """The booking layer's hook implementations for one platform."""
 
-    register_item_listener(busy_index.on_item_change)
-    register_item_listener(dav_changes.on_item_change)
-    _installed = True
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    @hookimpl
+    def calendar_item_changed(self, session: Session, change: CalendarItemChanged) -> None:
+        # The index first: a booking that follows the edit reads the new busy time.
+        busy_index.on_item_change(session, change)
+        dav_changes.on_item_change(session, change)
+
+    @hookimpl
+    def maintenance(self, now: datetime) -> Mapping[str, int]:
+        return {
+            "professionals' busy time extended": busy_index.extend_expansions(self.database, now)
+        }
+
+    @hookimpl
+    def error_statuses(self) -> ErrorStatuses:
+        return HTTP_STATUS
+
+
+def include(platform: Platform) -> None:
+    """Wire the booking layer into ``platform``."""
+    platform.register(BookingHooks(platform.database), "booking")

@@ -12,7 +12,6 @@ second sees the first's commit and is refused. The database constraints on
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -35,6 +34,7 @@ from booking.errors import (
     ServiceNotFound,
     SlotUnavailable,
     UnknownOccurrence,
+    ValidationError,
 )
 from booking.icalendar_events import (
     Attendee,
@@ -62,10 +62,11 @@ from booking.scheduling import (
     professional_calendars,
 )
 from booking.slots import SlotRejection
-from caldav_server.app import BOOKINGS_CALENDAR
 from caldav_server.errors import StoreError
+from caldav_server.provisioning import BOOKINGS_CALENDAR
 from caldav_server.spans import single_event_object
 from caldav_server.store import CalendarStore
+from consult.hookspecs import Actor, BookingChanged, hooks_of
 
 log = logging.getLogger(__name__)
 
@@ -170,27 +171,11 @@ def _flush_or_conflict(session: Session, message: str) -> None:
 def _clean_note(note: str | None, limit: int) -> str:
     note = (note or "").strip()
     if len(note) > limit:
-        from booking.errors import ValidationError
-
         raise ValidationError({"client_note": f"Use at most {limit} characters."})
     return note
 
 
 # --- booking ------------------------------------------------------------------------
-
-# Called at the start of :func:`book`, before the professional's lock is taken and
-# before anything is written: e.g. calendar sync refreshes stale mirrors of outside
-# calendars so the check below sees them. A hook may commit its own writes (the
-# session holds only reads at that point) and must bound its time.
-PreBookingHook = Callable[[Session, Service, User], None]
-PRE_BOOKING_HOOKS: list[PreBookingHook] = []
-
-
-def add_pre_booking_hook(hook: PreBookingHook) -> PreBookingHook:
-    """Register ``hook`` (idempotent)."""
-    if hook not in PRE_BOOKING_HOOKS:
-        PRE_BOOKING_HOOKS.append(hook)
-    return hook
 
 
 def book(
@@ -216,8 +201,9 @@ def book(
     if service.professional_id == client.id:
         raise NotAllowed("You cannot book your own service.")
     professional = _professional(session, service)
-    for hook in list(PRE_BOOKING_HOOKS):
-        hook(session, service, professional)
+    hooks_of(session).before_booking(
+        session=session, service_id=service.id, professional_id=professional.id
+    )
     store = CalendarStore(session)
     calendars = _locked_calendars(session, store, professional)
     details = {
@@ -235,7 +221,7 @@ def book(
         )
     session.flush()
     if status == CONFIRMED:
-        events.publish(session, events.BookingChanged("confirmed", booking.id, "client"))
+        events.publish(session, BookingChanged("confirmed", booking.id, "client"))
     return booking
 
 
@@ -486,7 +472,7 @@ def confirm_held(session: Session, booking: Booking, *, now: datetime, links: Li
             session, store, calendars, booking, booking.service, professional, client, links, now
         )
     session.flush()
-    events.publish(session, events.BookingChanged("confirmed", booking.id, "client"))
+    events.publish(session, BookingChanged("confirmed", booking.id, "client"))
     return booking
 
 
@@ -533,7 +519,7 @@ def list_bookings_for(
     return list(session.scalars(query))
 
 
-def role_in(booking: Booking, user: User) -> events.Actor:
+def role_in(booking: Booking, user: User) -> Actor:
     return "professional" if user.id == booking.professional_id else "client"
 
 
@@ -548,7 +534,7 @@ def cancel(
     session: Session,
     booking: Booking,
     *,
-    by: events.Actor,
+    by: Actor,
     now: datetime,
     reason: str | None = None,
 ) -> Booking:
@@ -573,7 +559,7 @@ def _release(
     calendars: ProfessionalCalendars,
     booking: Booking,
     *,
-    by: events.Actor,
+    by: Actor,
     now: datetime,
     reason: str,
 ) -> None:
@@ -621,7 +607,7 @@ def _recurrence_id_of(booking: Booking, session: Session) -> datetime | None:
 
 
 def _mark_cancelled(
-    session: Session, booking: Booking, *, by: events.Actor, now: datetime, reason: str
+    session: Session, booking: Booking, *, by: Actor, now: datetime, reason: str
 ) -> None:
     booking.status = CANCELLED
     booking.cancelled_at = now
@@ -631,7 +617,7 @@ def _mark_cancelled(
     if booking.group_session_id is not None:
         _release_seat(session, booking.group_session_id, booking.start)
     session.flush()
-    events.publish(session, events.BookingChanged("cancelled", booking.id, by))
+    events.publish(session, BookingChanged("cancelled", booking.id, by))
 
 
 def reschedule(
@@ -639,7 +625,7 @@ def reschedule(
     booking: Booking,
     new_start: datetime,
     *,
-    by: events.Actor,
+    by: Actor,
     now: datetime,
     links: Links,
 ) -> Booking:
@@ -678,7 +664,7 @@ def reschedule(
         )
     session.flush()
     events.publish(
-        session, events.BookingChanged("rescheduled", booking.id, by, previous_start=previous_start)
+        session, BookingChanged("rescheduled", booking.id, by, previous_start=previous_start)
     )
     return booking
 

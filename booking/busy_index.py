@@ -27,9 +27,10 @@ from booking.errors import InvalidCalendarData
 from booking.icalendar_events import busy_intervals, parse_calendar
 from booking.intervals import Interval, normalize
 from booking.models import CalendarBlock, CalendarItemExpansion
-from caldav_server.app import AVAILABILITY_CALENDAR
-from caldav_server.store import CalendarStore, ItemChange, principal_of
-from consult.db import utcnow
+from caldav_server.provisioning import AVAILABILITY_CALENDAR
+from caldav_server.store import CalendarStore, principal_of
+from consult.db import Database, utcnow
+from consult.hookspecs import CalendarItemChanged
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,9 @@ log = logging.getLogger(__name__)
 EXPANSION_AHEAD = timedelta(days=400)
 # How far back: the professional's dashboard shows the recent past.
 EXPANSION_BEHIND = timedelta(days=35)
+# Maintenance expands again what is expanded less than this far ahead, so slot
+# queries almost never have to extend the expansion on demand.
+EXPANSION_MARGIN = timedelta(days=60)
 # A non-recurring event is expanded whole, wherever it lies.
 _ALL_TIME = Interval(datetime(1900, 1, 1, tzinfo=UTC), datetime(2400, 1, 1, tzinfo=UTC))
 MAX_OCCURRENCES = 5000
@@ -186,7 +190,7 @@ def expect_blocks(
     session.info.setdefault(_HINTS, {})[(collection_path, href)] = list(blocks)
 
 
-def on_item_change(session: Session, change: ItemChange) -> None:
+def on_item_change(session: Session, change: CalendarItemChanged) -> None:
     """Store listener: keep the blocks of professional calendars in step with writes."""
     if not is_busy_calendar(change.collection_path):
         return
@@ -296,3 +300,25 @@ def busy_blocks(
         for start, end, collection_path, href in rows
         if (collection_path, href) not in excluded
     )
+
+
+def extend_expansions(database: Database, now: datetime) -> int:
+    """Expand the recurring events of every professional whose expansion ends less
+    than :data:`EXPANSION_MARGIN` after ``now``; returns how many professionals.
+    One transaction per professional (each holds that principal's lock briefly)."""
+    with database.session() as session:
+        principals = list(
+            session.scalars(
+                select(CalendarItemExpansion.principal)
+                .where(
+                    CalendarItemExpansion.open_ended.is_(True),
+                    CalendarItemExpansion.expanded_until < now + EXPANSION_MARGIN,
+                )
+                .distinct()
+            )
+        )
+    window = Interval(now - EXPANSION_BEHIND, now + EXPANSION_AHEAD)
+    for principal in principals:
+        with database.session() as session:
+            ensure_expanded(session, principal, window)
+    return len(principals)

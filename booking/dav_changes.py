@@ -22,14 +22,15 @@ from booking.errors import InvalidCalendarData
 from booking.icalendar_events import occurrences, parse_calendar
 from booking.intervals import Interval
 from booking.models import ACTIVE_STATUSES, Booking, GroupSession
-from caldav_server.app import BOOKINGS_CALENDAR
-from caldav_server.store import ItemChange, principal_of
+from caldav_server.provisioning import BOOKINGS_CALENDAR
+from caldav_server.store import principal_of
 from consult.db import utcnow
+from consult.hookspecs import BookingChanged, CalendarItemChanged
 
 log = logging.getLogger(__name__)
 
 
-def on_item_change(session: Session, change: ItemChange) -> None:
+def on_item_change(session: Session, change: CalendarItemChanged) -> None:
     """Store listener: reflect a professional's edits of booked events in the bookings."""
     if not change.actor.startswith("dav:") or change.uid is None:
         return
@@ -109,9 +110,7 @@ def _follow_one_on_one(session, booking, calendar, zone, now) -> None:  # type: 
         session.flush()
         events.publish(
             session,
-            events.BookingChanged(
-                "rescheduled", booking.id, "professional", previous_start=previous
-            ),
+            BookingChanged("rescheduled", booking.id, "professional", previous_start=previous),
         )
 
 

@@ -24,8 +24,10 @@ raise :class:`ValueError` instead: they are bugs in the caller, not user mistake
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 
 __all__ = [
+    "HTTP_STATUS",
     "BookingClosed",
     "BookingError",
     "BookingNotFound",
@@ -114,3 +116,21 @@ class BookingClosed(BookingError):
 
 class CalendarWriteFailed(BookingError):
     """Writing the calendar event failed, so the booking was not made or changed."""
+
+
+# What each error means over HTTP: (status, machine-readable code).
+HTTP_STATUS: Mapping[type[Exception], tuple[int, str]] = MappingProxyType(
+    {
+        ValidationError: (422, "validation_error"),
+        NotAllowed: (403, "forbidden"),
+        ServiceNotFound: (404, "not_found"),
+        BookingNotFound: (404, "not_found"),
+        InvalidTimezone: (400, "invalid_timezone"),
+        SlotUnavailable: (409, "slot_unavailable"),
+        OutsideBookingWindow: (422, "outside_booking_window"),
+        BookingClosed: (409, "booking_closed"),
+        CalendarWriteFailed: (503, "calendar_write_failed"),
+        InvalidCalendarData: (422, "invalid_calendar_data"),
+        UnknownOccurrence: (422, "unknown_occurrence"),
+    }
+)

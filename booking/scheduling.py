@@ -9,8 +9,7 @@ their own service's buffers.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -40,8 +39,9 @@ from booking.slots import (
     compute_group_slots,
     compute_slots,
 )
-from caldav_server.app import AVAILABILITY_CALENDAR, BOOKINGS_CALENDAR
+from caldav_server.provisioning import AVAILABILITY_CALENDAR, BOOKINGS_CALENDAR
 from caldav_server.store import CalendarStore, CollectionRecord
+from consult.cache import caches_of
 
 MAX_OCCURRENCES = 5000
 
@@ -91,8 +91,7 @@ def professional_calendars(session: Session, professional: User) -> Professional
 # to the calendar (from the API or a phone) changes the ctag, so nothing stale is served.
 _BLOCK = timedelta(days=28)
 _EPOCH = datetime(2000, 1, 3, tzinfo=UTC)
-_open_cache: OrderedDict[tuple[str, str, str, int], list[Interval]] = OrderedDict()
-_open_cache_lock = threading.Lock()
+_OPEN_CACHE = "booking.open_hours"
 _OPEN_CACHE_SIZE = 2048
 
 
@@ -116,12 +115,11 @@ def open_hours(
 def _open_block(
     store: CalendarStore, path: str, ctag: str, zone: ZoneInfo, block: int
 ) -> list[Interval]:
+    cache = caches_of(store.session).cache(_OPEN_CACHE, _OPEN_CACHE_SIZE)
     key = (path, ctag, str(zone), block)
-    with _open_cache_lock:
-        cached = _open_cache.get(key)
-        if cached is not None:
-            _open_cache.move_to_end(key)
-            return cached
+    cached: list[Interval] | None = cache.get(key)
+    if cached is not None:
+        return cached
     span = Interval(_EPOCH + block * _BLOCK, _EPOCH + (block + 1) * _BLOCK)
     items = store.items_in_range(
         [path], span.start - timedelta(days=1), span.end + timedelta(days=1)
@@ -129,10 +127,7 @@ def _open_block(
     result = open_intervals(
         [item.text for item in items], span, zone, max_occurrences=MAX_OCCURRENCES
     )
-    with _open_cache_lock:
-        _open_cache[key] = result
-        while len(_open_cache) > _OPEN_CACHE_SIZE:
-            _open_cache.popitem(last=False)
+    cache.put(key, result)
     return result
 
 

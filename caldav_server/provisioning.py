@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from caldav_server.app import AVAILABILITY_CALENDAR, BOOKINGS_CALENDAR
 from caldav_server.store import CalendarStore
+
+# Names of the calendars every professional gets (collection names under the principal).
+BOOKINGS_CALENDAR = "bookings"
+AVAILABILITY_CALENDAR = "availability"
 
 DEFAULT_CALENDARS = {
     BOOKINGS_CALENDAR: {

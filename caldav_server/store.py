@@ -15,11 +15,11 @@ on PostgreSQL with a transaction-scoped advisory lock, so app processes on
 several machines can share the database; on SQLite every write transaction
 already holds the database's single write lock.
 
-Functions registered with :func:`register_item_listener` are called, inside the
-writing transaction, for every item put, deleted or moved, whether through this
-API or over CalDAV, so the booking layer can react (a professional deleting a
-booked event from their phone cancels the booking). An exception raised by a
-listener aborts the write.
+The ``calendar_item_changed`` hook (:mod:`consult.hookspecs`) of the session's
+platform is called, inside the writing transaction, for every item put, deleted
+or moved, whether through this API or over CalDAV, so the booking layer can react
+(a professional deleting a booked event from their phone cancels the booking). An
+exception raised by an implementation aborts the write.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from radicale import item as radicale_item
 from radicale import pathutils
@@ -79,19 +79,16 @@ from caldav_server.spans import (
     parse_calendar_object,
 )
 from consult.db import advisory_lock, utcnow
+from consult.hookspecs import CalendarItemChanged, hooks_of
 
 __all__ = [
     "CalendarInfo",
     "CalendarStore",
     "Candidate",
     "CollectionRecord",
-    "ItemChange",
-    "ItemListener",
     "StoredItem",
     "SyncChange",
     "SyncResult",
-    "register_item_listener",
-    "unregister_item_listener",
 ]
 
 logger = logging.getLogger(__name__)
@@ -172,27 +169,6 @@ class Candidate:
 
 
 @dataclass(frozen=True)
-class ItemChange:
-    """What a listener is told about one write.
-
-    ``old_text`` is ``None`` for a new item, ``new_text`` ``None`` for a deletion.
-    ``kind`` is ``"put"``, ``"delete"`` or ``"move"`` (a move is reported twice: as
-    leaving ``moved_from``'s collection and arriving in ``moved_to``'s).
-    ``actor`` is ``"dav:<user>"`` for CalDAV requests, else what the caller passed.
-    """
-
-    collection_path: str
-    href: str
-    uid: str | None
-    old_text: str | None
-    new_text: str | None
-    actor: str
-    kind: Literal["put", "delete", "move"] = "put"
-    moved_from: str | None = None
-    moved_to: str | None = None
-
-
-@dataclass(frozen=True)
 class SyncChange:
     """One member that changed since a sync token; ``deleted`` when it is gone."""
 
@@ -206,27 +182,6 @@ class SyncResult:
 
     token: str
     changes: list[SyncChange] = field(default_factory=list)
-
-
-ItemListener = Callable[[Session, ItemChange], None]
-_item_listeners: list[ItemListener] = []
-
-
-def register_item_listener(callback: ItemListener) -> ItemListener:
-    """Call ``callback(session, change)`` for every item write, inside its transaction.
-
-    Register at start-up (``init_app``); returns ``callback`` so it can decorate.
-    Registering the same function twice has no effect.
-    """
-    if callback not in _item_listeners:
-        _item_listeners.append(callback)
-    return callback
-
-
-def unregister_item_listener(callback: ItemListener) -> None:
-    """Stop calling ``callback``; unknown callbacks are ignored."""
-    if callback in _item_listeners:
-        _item_listeners.remove(callback)
 
 
 # --- helpers -----------------------------------------------------------------------
@@ -363,6 +318,7 @@ class CalendarStore:
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.session = session
+        self._hooks = hooks_of(session)
         self.max_occurrences = max_occurrences
         self.max_item_size = max_item_size
         self.history_max_age = history_max_age
@@ -622,7 +578,7 @@ class CalendarStore:
             )
         ).all()
         ids = [row.id for row in subtree]
-        if _item_listeners:
+        if self._hooks.calendar_item_changed.get_hookimpls():
             paths = {row.id: row.path for row in subtree}
             rows = self.session.execute(
                 select(*_ITEM_COLUMNS)
@@ -631,7 +587,7 @@ class CalendarStore:
             ).all()
             for row in rows:
                 self._notify(
-                    ItemChange(
+                    CalendarItemChanged(
                         paths[row.collection_id], row.href, row.uid, row.text, None, actor, "delete"
                     )
                 )
@@ -923,12 +879,12 @@ class CalendarStore:
             row.span_end,
         )
         self._notify(
-            ItemChange(
+            CalendarItemChanged(
                 source.path, href, row.uid, row.text, None, actor, "move", moved_to=moved.path
             )
         )
         self._notify(
-            ItemChange(
+            CalendarItemChanged(
                 target.path,
                 to_href,
                 row.uid,
@@ -1043,7 +999,7 @@ class CalendarStore:
         self._record_changes(record, [(href, False) for href in hrefs])
         for new, old in results:
             self._notify(
-                ItemChange(
+                CalendarItemChanged(
                     record.path,
                     new.href,
                     new.uid,
@@ -1087,7 +1043,7 @@ class CalendarStore:
         self._prune_history(record)
         for row in rows:
             self._notify(
-                ItemChange(record.path, row.href, row.uid, row.text, None, actor, "delete")
+                CalendarItemChanged(record.path, row.href, row.uid, row.text, None, actor, "delete")
             )
 
     # --- sync ----------------------------------------------------------------------
@@ -1239,9 +1195,8 @@ class CalendarStore:
             count += 1
         return count
 
-    def _notify(self, change: ItemChange) -> None:
-        for listener in list(_item_listeners):
-            listener(self.session, change)
+    def _notify(self, change: CalendarItemChanged) -> None:
+        self._hooks.calendar_item_changed(session=self.session, change=change)
 
 
 def _piece_rows(item_id: int, collection_id: int, obj: CalendarObject) -> list[dict[str, Any]]:

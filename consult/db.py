@@ -10,8 +10,7 @@ here (connection pragmas, advisory locks).
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +20,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
+
+from consult.cache import SESSION_CACHES, DerivedCaches
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -63,20 +64,29 @@ def utcnow() -> datetime:
 
 
 class Database:
-    """One engine and session factory for a database URL.
+    """One engine and its session factories for a database URL.
 
     ``session()`` is a context manager that commits on success and rolls back on
-    error. Use one instance per process and URL: :func:`get_database` caches them,
-    so the Radicale plugins and the Flask app share the same pool.
+    error. A platform owns one :class:`Database` (the Radicale plugins are handed
+    it), so two platforms in one process share no pool, listener or cache. ``info``
+    is copied into every session's ``Session.info`` (the platform puts its hooks
+    there, see :func:`consult.hookspecs.hooks_of`), beside the database's
+    :class:`~consult.cache.DerivedCaches` (:func:`consult.cache.caches_of`).
     """
 
-    def __init__(self, url: str, pool_size: int = 10) -> None:
+    def __init__(
+        self, url: str, pool_size: int = 10, *, info: dict[str, Any] | None = None
+    ) -> None:
         self.url = url
         self.engine = _create_engine(url, pool_size)
-        self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        self.caches = DerivedCaches()
+        session_info = {**(info or {}), SESSION_CACHES: self.caches}
+        self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False, info=session_info)
         # Read-only work need not queue behind SQLite's single writer.
         self.read_sessionmaker = sessionmaker(
-            self.engine.execution_options(sqlite_begin="DEFERRED"), expire_on_commit=False
+            self.engine.execution_options(sqlite_begin="DEFERRED"),
+            expire_on_commit=False,
+            info=session_info,
         )
 
     @property
@@ -94,6 +104,12 @@ class Database:
             raise
         finally:
             session.close()
+
+    def listen(self, name: str, listener: Callable[..., Any]) -> None:
+        """Listen to session event ``name`` on the sessions this database makes only
+        (each sessionmaker has a Session subclass of its own)."""
+        event.listen(self.sessionmaker, name, listener)
+        event.listen(self.read_sessionmaker, name, listener)
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -129,27 +145,6 @@ def _sqlite_on_begin(connection: Connection) -> None:
     # old state and then fail to upgrade their lock (SQLite's "database is locked").
     mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
     connection.exec_driver_sql(f"BEGIN {mode}")
-
-
-_databases: dict[str, Database] = {}
-_databases_lock = threading.Lock()
-
-
-def get_database(url: str, pool_size: int = 10) -> Database:
-    """The process-wide :class:`Database` for ``url``, created on first use."""
-    with _databases_lock:
-        database = _databases.get(url)
-        if database is None:
-            database = _databases[url] = Database(url, pool_size)
-        return database
-
-
-def forget_database(url: str) -> None:
-    """Dispose and drop the cached :class:`Database` for ``url`` (tests, shutdown)."""
-    with _databases_lock:
-        database = _databases.pop(url, None)
-    if database is not None:
-        database.dispose()
 
 
 def lock_key(name: str) -> int:

@@ -1,8 +1,13 @@
 """Background jobs behind one small port: rq on Redis in production, a thread
 pool inside the app process when no Redis is configured (the embedded default).
 
-Jobs are module-level functions that take ids and open their own database
-session; they must be idempotent, because rq retries them.
+Jobs are module-level functions ``job(platform, **ids)``: they are handed the
+platform of the process that runs them (its settings, database and services),
+open their own database session, and must be idempotent, because rq retries them.
+Arguments are keywords only (they read clearly in rq's job listings).
+
+In ``consult worker`` the platform reaches the job through :class:`PlatformWorker`
+and :class:`PlatformJob`; in the app, :class:`InProcessQueue` passes it itself.
 """
 
 from __future__ import annotations
@@ -14,6 +19,11 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from redis import Redis
+from rq import Queue, Retry, SimpleWorker, Worker
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+
 from consult.db import utcnow
 
 log = logging.getLogger(__name__)
@@ -22,12 +32,12 @@ DEFAULT_QUEUE = "default"
 
 
 class JobQueue(Protocol):
-    """Runs ``func(*args, **kwargs)`` soon, or at ``at``."""
+    """Runs ``func(platform, **kwargs)`` soon, or at ``at``."""
 
     def enqueue(
         self,
         func: Callable[..., Any],
-        *args: Any,
+        *,
         at: datetime | None = None,
         job_id: str | None = None,
         **kwargs: Any,
@@ -38,18 +48,21 @@ class JobQueue(Protocol):
     @property
     def backend(self) -> str: ...
 
+    def shutdown(self) -> None: ...
+
 
 class InProcessQueue:
     """Runs jobs on a small thread pool; timed jobs wait on ``threading.Timer``s.
 
-    Timers live only as long as the process: whatever must survive a restart
-    (emails, reminders) is also recorded in the database by its owner and
-    re-enqueued at start-up.
+    ``platform`` is what every job is handed. Timers live only as long as the
+    process: whatever must survive a restart (emails, reminders) is also recorded
+    in the database by its owner and found again by a sweep.
     """
 
     backend = "in-process"
 
-    def __init__(self, workers: int = 4) -> None:
+    def __init__(self, platform: Any, workers: int = 4) -> None:
+        self._platform = platform
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="job")
         self._timers: dict[str, threading.Timer] = {}
         self._lock = threading.Lock()
@@ -57,16 +70,16 @@ class InProcessQueue:
     def enqueue(
         self,
         func: Callable[..., Any],
-        *args: Any,
+        *,
         at: datetime | None = None,
         job_id: str | None = None,
         **kwargs: Any,
     ) -> str | None:
         delay = (at - utcnow()).total_seconds() if at is not None else 0.0
         if delay <= 0:
-            self._executor.submit(self._run, func, args, kwargs)
+            self._executor.submit(self._run, func, kwargs)
             return job_id
-        timer = threading.Timer(delay, self._executor.submit, (self._run, func, args, kwargs))
+        timer = threading.Timer(delay, self._submit, (func, kwargs))
         timer.daemon = True
         with self._lock:
             if job_id is not None:
@@ -83,10 +96,15 @@ class InProcessQueue:
         if timer is not None:
             timer.cancel()
 
-    @staticmethod
-    def _run(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    def _submit(self, func: Callable[..., Any], kwargs: dict[str, Any]) -> None:
         try:
-            func(*args, **kwargs)
+            self._executor.submit(self._run, func, kwargs)
+        except RuntimeError:  # shut down meanwhile
+            pass
+
+    def _run(self, func: Callable[..., Any], kwargs: dict[str, Any]) -> None:
+        try:
+            func(self._platform, **kwargs)
         except Exception:
             log.exception("background job %s failed", getattr(func, "__name__", func))
 
@@ -104,22 +122,17 @@ class RQQueue:
     backend = "rq"
 
     def __init__(self, redis_url: str, name: str = DEFAULT_QUEUE) -> None:
-        from redis import Redis
-        from rq import Queue
-
         self.connection = Redis.from_url(redis_url)
-        self.queue = Queue(name, connection=self.connection)
+        self.queue = Queue(name, connection=self.connection, job_class=PlatformJob)
 
     def enqueue(
         self,
         func: Callable[..., Any],
-        *args: Any,
+        *,
         at: datetime | None = None,
         job_id: str | None = None,
         **kwargs: Any,
     ) -> str | None:
-        from rq import Retry
-
         options: dict[str, Any] = {
             "job_id": job_id,
             "retry": Retry(max=5, interval=[10, 30, 60, 300, 900]),
@@ -128,15 +141,12 @@ class RQQueue:
         if job_id is not None:
             self.cancel(job_id)
         if at is not None and at > utcnow():
-            job = self.queue.enqueue_at(at, func, args=args, kwargs=kwargs, **options)
+            job = self.queue.enqueue_at(at, func, kwargs=kwargs, **options)
         else:
-            job = self.queue.enqueue(func, args=args, kwargs=kwargs, **options)
+            job = self.queue.enqueue(func, kwargs=kwargs, **options)
         return str(job.id)
 
     def cancel(self, job_id: str) -> None:
-        from rq.exceptions import NoSuchJobError
-        from rq.job import Job
-
         try:
             job = Job.fetch(job_id, connection=self.connection)
         except NoSuchJobError:
@@ -144,9 +154,65 @@ class RQQueue:
         job.cancel()
         job.delete()
 
+    def shutdown(self) -> None:
+        self.connection.close()
 
-def create_job_queue(redis_url: str) -> JobQueue:
-    """rq when ``redis_url`` is set, else the in-process queue."""
+    def worker(
+        self, names: tuple[str, ...], platform: Any, *, forking: bool = True
+    ) -> PlatformWorker | PlatformSimpleWorker:
+        """A worker on the queues ``names`` of this Redis, handing jobs ``platform``:
+        rq's forking worker (a process per job), or with ``forking=False`` one that
+        runs jobs in its own process."""
+        queues = [Queue(name, connection=self.connection, job_class=PlatformJob) for name in names]
+        worker_class = PlatformWorker if forking else PlatformSimpleWorker
+        return worker_class(queues, connection=self.connection, platform=platform)
+
+
+def create_job_queue(redis_url: str, platform: Any) -> JobQueue:
+    """rq when ``redis_url`` is set, else the in-process queue handing ``platform``."""
     if redis_url:
         return RQQueue(redis_url)
-    return InProcessQueue()
+    return InProcessQueue(platform)
+
+
+class PlatformJob(Job):
+    """An rq job whose function is called with the worker's platform first."""
+
+    platform: Any = None
+
+    def _execute(self) -> Any:
+        # rq's Job._execute calls func(*args, **kwargs); ours hands the platform too.
+        if self.platform is None:
+            raise RuntimeError("a platform job must run in a PlatformWorker")
+        if not self.func:
+            raise ValueError("Cannot execute job: function is None")
+        return self.func(self.platform, *self.args, **self.kwargs)
+
+
+class _HandsPlatform:
+    """Mixin for rq workers: hand ``platform`` to every job performed."""
+
+    platform: Any
+
+    def perform_job(self, job: Job, queue: Queue, execution: Any) -> bool:
+        if isinstance(job, PlatformJob):
+            job.platform = self.platform
+        return bool(super().perform_job(job, queue, execution))  # type: ignore[misc]
+
+
+class PlatformWorker(_HandsPlatform, Worker):
+    """rq's forking worker, handing ``platform`` to every job it performs."""
+
+    def __init__(self, *args: Any, platform: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("job_class", PlatformJob)
+        super().__init__(*args, **kwargs)
+        self.platform = platform
+
+
+class PlatformSimpleWorker(_HandsPlatform, SimpleWorker):
+    """rq's in-process worker, handing ``platform`` to every job it performs."""
+
+    def __init__(self, *args: Any, platform: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("job_class", PlatformJob)
+        super().__init__(*args, **kwargs)
+        self.platform = platform

@@ -15,7 +15,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from accounts.errors import ValidationError
+from directory.errors import ProfileInvalid
 
 MAX_PHOTO_BYTES = 2 * 1024 * 1024
 MAX_DIMENSION = 12_000
@@ -98,18 +98,18 @@ def _webp(data: bytes) -> ImageInfo | None:
 
 
 def check_photo(data: bytes) -> ImageInfo:
-    """Return what the upload is, or raise ValidationError({"photo": ...}) saying why
+    """Return what the upload is, or raise ProfileInvalid({"photo": ...}) saying why
     it is refused (empty, too large, not a PNG/JPEG/WebP picture)."""
     if not data:
-        raise ValidationError({"photo": "Choose a picture to upload."})
+        raise ProfileInvalid({"photo": "Choose a picture to upload."})
     if len(data) > MAX_PHOTO_BYTES:
         size = len(data) / (1024 * 1024)
-        raise ValidationError(
+        raise ProfileInvalid(
             {"photo": f"This file is {size:.1f} MB; use a picture of at most 2 MB."}
         )
     info = inspect_image(data)
     if info is None:
-        raise ValidationError({"photo": "Use a PNG, JPEG or WebP picture."})
+        raise ProfileInvalid({"photo": "Use a PNG, JPEG or WebP picture."})
     return info
 
 

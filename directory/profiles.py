@@ -9,7 +9,8 @@ index.
 Search document. On PostgreSQL each profile keeps a ``search_vector`` (a
 ``tsvector`` with a GIN index) built from the name and headline (weight A), the
 published service titles and category labels (B) and the bio (C). It is
-maintained by :func:`install`'s flush listener: whenever a flush touches a
+maintained by a flush listener (:func:`refresh_after_flush`, hooked up by
+:func:`directory.include`): whenever a flush touches a
 profile, a service or a professional's account, the affected vectors are
 recomputed in SQL in the same transaction, whichever code path made the change
 (these pages, the JSON API, the account services). On SQLite the column stays
@@ -29,7 +30,6 @@ from sqlalchemy import (
     Index,
     String,
     Text,
-    event,
     select,
     text,
 )
@@ -40,7 +40,12 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from accounts.errors import ValidationError
 from accounts.models import User
 from accounts.services import validate_timezone
+from booking import hours
+from booking.availability import to_payload
+from booking.busy_index import reindex_zone_dependent
+from booking.models import Service
 from consult.db import Base, UTCDateTime, utcnow
+from directory.errors import ProfileInvalid
 
 # The fixed vocabularies. Keys are stored; labels are shown (and searched).
 CATEGORIES: dict[str, str] = {
@@ -190,7 +195,7 @@ class ProfileInput:
 
 
 def parse_profile_input(data: Mapping[str, Any]) -> ProfileInput:
-    """Check a profile form; raise ValidationError naming every bad field.
+    """Check a profile form; raise ProfileInvalid naming every bad field.
 
     ``categories`` and ``languages`` are sequences of vocabulary keys; unknown keys
     are errors (they come from a tampered form), not silently dropped.
@@ -222,7 +227,7 @@ def parse_profile_input(data: Mapping[str, Any]) -> ProfileInput:
     except ValidationError as error:
         errors.update(error.fields)
     if errors:
-        raise ValidationError(errors)
+        raise ProfileInvalid(errors)
     return ProfileInput(headline, bio, categories, languages, str(timezone))
 
 
@@ -251,7 +256,7 @@ def save_profile(
     or fixed a wrong zone expects.
     """
     if not user.is_professional:
-        raise ValidationError({"role": "Only professionals have a public profile."})
+        raise ProfileInvalid({"role": "Only professionals have a public profile."})
     profile = ensure_profile(session, user)
     profile.headline = data.headline
     profile.bio = data.bio
@@ -290,10 +295,6 @@ def _replace_rows(
 
 
 def _move_hours_to_zone(session: Session, user: User, zone: str, now: datetime) -> None:
-    from booking import hours
-    from booking.availability import to_payload
-    from booking.busy_index import reindex_zone_dependent
-
     current = hours.get_hours(session, user, now.date())
     payload = to_payload(current)
     if any(payload["weekly"].values()) or payload["overrides"]:
@@ -383,8 +384,6 @@ def refresh_search_documents(connection: Connection, user_ids: Iterable[int]) ->
 
 
 def _touched_professionals(session: Session) -> set[int]:
-    from booking.models import Service
-
     touched: set[int] = set()
     for obj in (*session.new, *session.dirty, *session.deleted):
         if isinstance(obj, Service):
@@ -398,19 +397,9 @@ def _touched_professionals(session: Session) -> set[int]:
     return touched
 
 
-def _after_flush(session: Session, _flush_context: Any) -> None:
+def refresh_after_flush(session: Session, _flush_context: Any) -> None:
+    """Session listener: recompute the search documents a flush touched, in SQL, in
+    the same transaction."""
     touched = _touched_professionals(session)
     if touched:
         refresh_search_documents(session.connection(), touched)
-
-
-_installed = False
-
-
-def install() -> None:
-    """Keep search documents in step with every flush (idempotent; call at app start)."""
-    global _installed
-    if _installed:
-        return
-    event.listen(Session, "after_flush", _after_flush)
-    _installed = True

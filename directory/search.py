@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -43,9 +41,13 @@ from sqlalchemy import Select, and_, case, exists, func, literal_column, or_, se
 from sqlalchemy.orm import Session, aliased
 
 from accounts.models import User
+from booking.currency import THREE_DECIMAL, ZERO_DECIMAL, minor_exponent
 from booking.intervals import Interval, local_midnight
 from booking.models import Service
+from booking.scheduling import service_slots
 from caldav_server.models import DavCollection
+from consult.cache import LRUCache, caches_of
+from directory.errors import SearchParamError
 from directory.profiles import (
     CATEGORIES,
     LANGUAGES,
@@ -67,43 +69,8 @@ SORTS = ("relevance", "price", "next_free")
 NEXT_FREE_STEPS = (timedelta(days=7), timedelta(days=28), timedelta(days=90))
 NEGATIVE_TTL = timedelta(minutes=10)
 
-# Prices are compared in hundredths of the currency's main unit, whatever the currency.
-_ZERO_DECIMAL = (
-    "BIF",
-    "CLP",
-    "DJF",
-    "GNF",
-    "ISK",
-    "JPY",
-    "KMF",
-    "KRW",
-    "PYG",
-    "RWF",
-    "UGX",
-    "VND",
-    "VUV",
-    "XAF",
-    "XOF",
-    "XPF",
-)
-_THREE_DECIMAL = ("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND")
-
-
-def minor_exponent(currency: str) -> int:
-    """Digits after the decimal point in ``currency`` (JPY 0, EUR 2, KWD 3)."""
-    if currency in _ZERO_DECIMAL:
-        return 0
-    if currency in _THREE_DECIMAL:
-        return 3
-    return 2
-
-
-class SearchParamError(Exception):
-    """The search parameters are invalid; ``fields`` maps each parameter to why."""
-
-    def __init__(self, fields: Mapping[str, str]) -> None:
-        self.fields = dict(fields)
-        super().__init__("; ".join(f"{name}: {message}" for name, message in self.fields.items()))
+# Prices are compared in hundredths of the currency's main unit, whatever the currency
+# (see booking.currency.minor_exponent).
 
 
 @dataclass(frozen=True)
@@ -332,8 +299,8 @@ class SearchResult:
 def _normalized_price() -> Any:
     """The service price in hundredths of its main unit (what min/max_price use)."""
     return case(
-        (Service.price_currency.in_(_ZERO_DECIMAL), Service.price_amount * 100),
-        (Service.price_currency.in_(_THREE_DECIMAL), Service.price_amount / 10),
+        (Service.price_currency.in_(ZERO_DECIMAL), Service.price_amount * 100),
+        (Service.price_currency.in_(THREE_DECIMAL), Service.price_amount / 10),
         else_=Service.price_amount,
     )
 
@@ -582,42 +549,35 @@ def _fingerprints(session: Session, batch: _Batch) -> dict[int, str]:
 
 
 _Key = tuple[int, str, tuple[int, ...], str]
-_cache: OrderedDict[_Key, tuple[datetime | None, datetime]] = OrderedDict()
-_cache_lock = threading.Lock()
+# The database's cache of availability answers: (first free start or None, valid until).
+_CACHE = "directory.next_free"
 _CACHE_SIZE = 20_000
-_stats = {"hits": 0, "misses": 0}
 
 
-def _cached(key: _Key, now: datetime) -> tuple[bool, datetime | None]:
-    with _cache_lock:
-        entry = _cache.get(key)
-        if entry is not None and now < entry[1]:
-            _cache.move_to_end(key)
-            _stats["hits"] += 1
-            return True, entry[0]
-        _stats["misses"] += 1
-        return False, None
+def _cache(session: Session) -> LRUCache[tuple[datetime | None, datetime]]:
+    return caches_of(session).cache(_CACHE, _CACHE_SIZE)
 
 
-def _store(key: _Key, value: datetime | None, valid_until: datetime) -> None:
-    with _cache_lock:
-        _cache[key] = (value, valid_until)
-        _cache.move_to_end(key)
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
+def _cached(session: Session, key: _Key, now: datetime) -> tuple[bool, datetime | None]:
+    entry = _cache(session).get(key)
+    if entry is not None and now < entry[1]:
+        return True, entry[0]
+    return False, None
 
 
-def cache_stats() -> dict[str, int]:
-    """Hits and misses of the availability cache since start (for tests and benchmarks)."""
-    with _cache_lock:
-        return {**_stats, "size": len(_cache)}
+def _store(session: Session, key: _Key, value: datetime | None, valid_until: datetime) -> None:
+    _cache(session).put(key, (value, valid_until))
 
 
-def clear_cache() -> None:
-    """Forget every cached availability answer (tests, benchmarks)."""
-    with _cache_lock:
-        _cache.clear()
-        _stats.update(hits=0, misses=0)
+def cache_stats(session: Session) -> dict[str, int]:
+    """Hits and misses of the availability cache of ``session``'s database (for tests
+    and benchmarks)."""
+    return _cache(session).stats()
+
+
+def clear_cache(session: Session) -> None:
+    """Forget every cached availability answer of ``session``'s database."""
+    _cache(session).clear()
 
 
 def _first_slot(
@@ -629,8 +589,6 @@ def _first_slot(
 ) -> tuple[datetime | None, datetime]:
     """The earliest bookable start of any of ``services`` in ``window``, and until when
     that answer holds if nothing changes but the clock."""
-    from booking.scheduling import service_slots
-
     best: tuple[datetime, timedelta] | None = None
     for service in services:
         slots = service_slots(session, service, professional, window, now)
@@ -656,7 +614,7 @@ def next_free_slot(
     if not services or professional.principal is None:
         return None
     key: _Key = (professional.id, fingerprint, tuple(s.id for s in services), "next")
-    found, value = _cached(key, now)
+    found, value = _cached(session, key, now)
     if found or not compute:
         return value
     start = now
@@ -670,7 +628,7 @@ def next_free_slot(
         if result is not None:
             break
         start = end
-    _store(key, result, valid_until)
+    _store(session, key, result, valid_until)
     return result
 
 
@@ -693,7 +651,7 @@ def has_free_slot(
             return True
         if next_free >= window.end:
             return False
-    elif window.end <= now + NEXT_FREE_STEPS[-1] and _cached(next_key, now)[0]:
+    elif window.end <= now + NEXT_FREE_STEPS[-1] and _cached(session, next_key, now)[0]:
         return False  # known: nothing at all in the whole look-ahead
     key: _Key = (
         professional.id,
@@ -701,11 +659,11 @@ def has_free_slot(
         tuple(s.id for s in services),
         f"{window.start.isoformat()}/{window.end.isoformat()}",
     )
-    found, value = _cached(key, now)
+    found, value = _cached(session, key, now)
     if found:
         return value is not None
     result, valid_until = _first_slot(session, professional, services, window, now)
-    _store(key, result, valid_until)
+    _store(session, key, result, valid_until)
     return result is not None
 
 

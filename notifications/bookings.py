@@ -1,5 +1,5 @@
 """Booking emails: what each booking change sends to whom, recorded inside the
-booking's own transaction (a :mod:`booking.events` subscriber).
+booking's own transaction (the ``booking_changed`` hook).
 
 =====================  =====================================  ==============================
 change                 client                                 professional
@@ -29,15 +29,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from accounts.models import User
-from booking.events import BookingChanged
 from booking.models import Booking, GroupSession
 from consult.db import utcnow
-from notifications import dispatch
+from consult.hookspecs import BookingChanged
 from notifications.facts import BookingFacts
 from notifications.itip import invitation
 from notifications.models import PENDING, OutboxMessage
 from notifications.reminders import plan_group_summaries, plan_reminders
-from notifications.service import CalendarPart, _insert_new, record
+from notifications.service import CalendarPart, Notifier, insert_once, note_pending
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +84,9 @@ def on_booking_changed(session: Session, change: BookingChanged) -> None:
         "next_attempt_at": now,
     }
     key = f"change:{booking.id}:{change.kind}:{booking.sequence}:{uuid.uuid4().hex[:12]}"
-    outbox_id = _insert_new(session, OutboxMessage, key, values)
+    outbox_id = insert_once(session, OutboxMessage, key, values)
     if outbox_id is not None:
-        dispatch.note_pending(session, outbox_id, now)
+        note_pending(session, outbox_id, now)
 
 
 def _announced(session: Session, booking_id: int) -> bool:
@@ -129,7 +128,7 @@ def _from_json(name: str, value: Any) -> Any:
     return value
 
 
-def expand_change(session: Session, row: OutboxMessage, now: datetime) -> bool:
+def expand_change(notifier: Notifier, session: Session, row: OutboxMessage, now: datetime) -> bool:
     """Handler of a change row: record its emails, notes and reminders. Changes of
     one booking are expanded in order; False (try again shortly) while an earlier
     one is still waiting."""
@@ -158,24 +157,24 @@ def expand_change(session: Session, row: OutboxMessage, now: datetime) -> bool:
         actor=payload["actor"],
         previous_start=datetime.fromisoformat(previous) if previous else None,
     )
-    _apply(session, booking, change, now)
+    _apply(notifier, session, booking, change, now)
     return True
 
 
-def _apply(session: Session, booking: Booking, change: BookingChanged, now: datetime) -> None:
+def _apply(
+    notifier: Notifier, session: Session, booking: Booking, change: BookingChanged, now: datetime
+) -> None:
     """Record everything ``change`` means for ``booking`` (as it was at the change)."""
-    facts = BookingFacts.load(session, booking)
+    facts = BookingFacts.load(session, booking, notifier.site)
     if change.kind == "confirmed":
-        _confirmed(session, facts, change, now)
+        _confirmed(notifier, session, facts, change, now)
     elif change.kind == "rescheduled":
-        _rescheduled(session, facts, change, now)
+        _rescheduled(notifier, session, facts, change, now)
     elif change.kind == "cancelled":
-        _cancelled(session, facts, change, now)
-    plan_reminders(session, booking, now=now, site=facts.site)
+        _cancelled(notifier, session, facts, change, now)
+    plan_reminders(notifier, session, booking, now=now)
     if booking.group_session_id is not None:
-        plan_group_summaries(
-            session, booking.group_session_id, booking.start, now=now, site=facts.site
-        )
+        plan_group_summaries(notifier, session, booking.group_session_id, booking.start, now=now)
 
 
 def _recipients(facts: BookingFacts) -> list[tuple[str, User]]:
@@ -201,6 +200,7 @@ def _last_invitation(session: Session, booking_id: int, recipient_id: int) -> Ou
 
 
 def _email(
+    notifier: Notifier,
     session: Session,
     facts: BookingFacts,
     *,
@@ -213,7 +213,7 @@ def _email(
     now: datetime,
     **extra: Any,
 ) -> None:
-    record(
+    notifier.record(
         session,
         recipient_id=user.id,
         kind=kind,
@@ -227,9 +227,15 @@ def _email(
 
 
 def _note_professional(
-    session: Session, facts: BookingFacts, kind: str, key: str, now: datetime, **extra: Any
+    notifier: Notifier,
+    session: Session,
+    facts: BookingFacts,
+    kind: str,
+    key: str,
+    now: datetime,
+    **extra: Any,
 ) -> None:
-    record(
+    notifier.record(
         session,
         recipient_id=facts.professional.id,
         kind=kind,
@@ -242,11 +248,12 @@ def _note_professional(
 
 
 def _confirmed(
-    session: Session, facts: BookingFacts, change: BookingChanged, now: datetime
+    notifier: Notifier, session: Session, facts: BookingFacts, change: BookingChanged, now: datetime
 ) -> None:
     booking = facts.booking
     for role, user in _recipients(facts):
         _email(
+            notifier,
             session,
             facts,
             role=role,
@@ -258,11 +265,13 @@ def _confirmed(
             now=now,
         )
     if booking.is_group and change.actor != "professional":
-        _note_professional(session, facts, SEAT_BOOKED, f"booking:{booking.id}:seat_booked", now)
+        _note_professional(
+            notifier, session, facts, SEAT_BOOKED, f"booking:{booking.id}:seat_booked", now
+        )
 
 
 def _rescheduled(
-    session: Session, facts: BookingFacts, change: BookingChanged, now: datetime
+    notifier: Notifier, session: Session, facts: BookingFacts, change: BookingChanged, now: datetime
 ) -> None:
     booking = facts.booking
     previous_start = change.previous_start or booking.start
@@ -271,6 +280,7 @@ def _rescheduled(
         if last is None:
             continue  # never invited (never confirmed): nothing to update
         _email(
+            notifier,
             session,
             facts,
             role=role,
@@ -290,6 +300,7 @@ def _rescheduled(
             # one is a different calendar object, so it needs its own CANCEL.
             duration = booking.end - booking.start
             _email(
+                notifier,
                 session,
                 facts,
                 role=role,
@@ -310,9 +321,10 @@ def _rescheduled(
                 now=now,
                 previous_start=previous_start,
             )
-            _replan_old_occurrence(session, last.calendar_uid, previous_start, now, facts)
+            _replan_old_occurrence(notifier, session, last.calendar_uid, previous_start, now, facts)
     if booking.is_group and change.actor != "professional":
         _note_professional(
+            notifier,
             session,
             facts,
             SEAT_MOVED,
@@ -323,15 +335,20 @@ def _rescheduled(
 
 
 def _replan_old_occurrence(
-    session: Session, uid: str, start: datetime, now: datetime, facts: BookingFacts
+    notifier: Notifier,
+    session: Session,
+    uid: str,
+    start: datetime,
+    now: datetime,
+    facts: BookingFacts,
 ) -> None:
     old_session = session.scalar(select(GroupSession).where(GroupSession.event_uid == uid))
     if old_session is not None:
-        plan_group_summaries(session, old_session.id, start, now=now, site=facts.site)
+        plan_group_summaries(notifier, session, old_session.id, start, now=now)
 
 
 def _cancelled(
-    session: Session, facts: BookingFacts, change: BookingChanged, now: datetime
+    notifier: Notifier, session: Session, facts: BookingFacts, change: BookingChanged, now: datetime
 ) -> None:
     booking = facts.booking
     extra = {
@@ -342,6 +359,7 @@ def _cancelled(
         if _last_invitation(session, booking.id, user.id) is None:
             continue
         _email(
+            notifier,
             session,
             facts,
             role=role,
@@ -356,5 +374,11 @@ def _cancelled(
         )
     if booking.is_group and change.actor != "professional":
         _note_professional(
-            session, facts, SEAT_CANCELLED, f"booking:{booking.id}:seat_cancelled", now, **extra
+            notifier,
+            session,
+            facts,
+            SEAT_CANCELLED,
+            f"booking:{booking.id}:seat_cancelled",
+            now,
+            **extra,
         )

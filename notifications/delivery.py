@@ -36,20 +36,25 @@ from __future__ import annotations
 import enum
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from accounts.models import User
+from booking.models import Booking
 from consult.config import Settings
 from consult.db import Database, utcnow
-from notifications.dispatch import DueItem
+from consult.platform import Platform
+from consult.services import Port
+from notifications.bookings import BOOKING_CHANGE, expand_change
+from notifications.dispatch import DISPATCHER, DueItem
 from notifications.errors import MailError, PermanentMailError
-from notifications.mailer import Mailer, OutgoingEmail, build_message, create_mailer
+from notifications.mailer import Mailer, OutgoingEmail, build_message
 from notifications.models import (
     CANCELLED,
     FAILED,
@@ -58,6 +63,8 @@ from notifications.models import (
     DeliveryAttempt,
     OutboxMessage,
 )
+from notifications.reminders import GROUP_SUMMARY, REMINDER, refresh_group_summary, refresh_reminder
+from notifications.service import Notifier
 
 log = logging.getLogger(__name__)
 
@@ -78,15 +85,16 @@ class Result:
 
 @dataclass(frozen=True)
 class DeliveryPolicy:
-    """How delivery behaves, from ``[notifications]`` and ``[smtp]``."""
+    """How delivery behaves, from ``[notifications]`` and ``[smtp]`` (every value
+    from the settings schema)."""
 
-    sender: str = "Consult <no-reply@localhost>"
-    base_url: str = "http://127.0.0.1:8000"
-    max_attempts: int = 8
-    retry_base: timedelta = timedelta(seconds=60)
-    retry_max: timedelta = timedelta(hours=1)
-    lease: timedelta = timedelta(minutes=5)
-    redispatch_after: timedelta = timedelta(minutes=2)
+    sender: str
+    base_url: str
+    max_attempts: int
+    retry_base: timedelta
+    retry_max: timedelta
+    lease: timedelta
+    redispatch_after: timedelta
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DeliveryPolicy:
@@ -111,24 +119,31 @@ class DeliveryPolicy:
 
 # A refresher rebuilds a message just before its first attempt (a class roster is
 # read when the reminder goes out). It returns False to cancel the message instead.
-Refresher = Callable[[Session, OutboxMessage, datetime], bool]
-_refreshers: dict[str, Refresher] = {}
-
-
-def register_refresher(kind: str, refresher: Refresher) -> None:
-    _refreshers[kind] = refresher
-
+Refresher = Callable[[Notifier, Session, OutboxMessage, datetime], bool]
+REFRESHERS: Mapping[str, Refresher] = MappingProxyType(
+    {GROUP_SUMMARY: refresh_group_summary, REMINDER: refresh_reminder}
+)
 
 # A handler does the work an outbox row stands for instead of mailing it (a booking
 # change expands into its emails here, not in the booking's transaction). It runs in
 # the claiming transaction and returns False when the row must wait (retried soon).
-Handler = Callable[[Session, OutboxMessage, datetime], bool]
-_handlers: dict[str, Handler] = {}
+Handler = Callable[[Notifier, Session, OutboxMessage, datetime], bool]
+HANDLERS: Mapping[str, Handler] = MappingProxyType({BOOKING_CHANGE: expand_change})
 HANDLER_RETRY = timedelta(seconds=2)
 
 
-def register_handler(kind: str, handler: Handler) -> None:
-    _handlers[kind] = handler
+@dataclass(frozen=True)
+class Sender:
+    """What sending a platform's outbox takes: its database, mailer, policy and the
+    notifier that renders what rows of work record."""
+
+    database: Database
+    mailer: Mailer
+    policy: DeliveryPolicy
+    notifier: Notifier
+
+
+SENDER: Port[Sender] = Port("notifications.sender")
 
 
 def _claim(session: Session, outbox_id: int, token: str, now: datetime, lease: timedelta) -> bool:
@@ -164,17 +179,11 @@ def _outgoing(row: OutboxMessage) -> OutgoingEmail:
     )
 
 
-def deliver_message(
-    database: Database,
-    mailer: Mailer,
-    outbox_id: int,
-    policy: DeliveryPolicy,
-    *,
-    now: datetime | None = None,
-) -> Result:
+def deliver_message(sender: Sender, outbox_id: int, *, now: datetime | None = None) -> Result:
     """Try to send outbox row ``outbox_id`` once (claim, send, record), as of
     ``now`` (default: the current time). Safe to call any number of times from any
     number of processes: only the holder of the claim sends."""
+    database, policy = sender.database, sender.policy
     claimed_at = now or utcnow()
     token = secrets.token_hex(8)
     with database.session() as session:
@@ -182,11 +191,15 @@ def deliver_message(
             return Result(Outcome.SKIPPED)
         row = session.get(OutboxMessage, outbox_id)
         assert row is not None
-        handler = _handlers.get(row.kind)
+        handler = HANDLERS.get(row.kind)
         if handler is not None:
-            return _handle(session, row, handler, claimed_at)
-        refresher = _refreshers.get(row.kind)
-        if refresher is not None and row.attempts == 1 and not refresher(session, row, claimed_at):
+            return _handle(sender.notifier, session, row, handler, claimed_at)
+        refresher = REFRESHERS.get(row.kind)
+        if (
+            refresher is not None
+            and row.attempts == 1
+            and not refresher(sender.notifier, session, row, claimed_at)
+        ):
             row.status, row.cancelled_at = CANCELLED, claimed_at
             row.claimed_until = row.claim_token = None
             return Result(Outcome.SKIPPED)
@@ -194,17 +207,19 @@ def deliver_message(
         attempts = row.attempts
     message = build_message(email, policy.sender)
     try:
-        mailer.send(message)
+        sender.mailer.send(message)
     except MailError as error:
-        return _record_failure(database, outbox_id, token, attempts, error, policy, now)
+        return _record_failure(sender, outbox_id, token, attempts, error, now)
     return _record_sent(database, outbox_id, token, now)
 
 
-def _handle(session: Session, row: OutboxMessage, handler: Handler, now: datetime) -> Result:
+def _handle(
+    notifier: Notifier, session: Session, row: OutboxMessage, handler: Handler, now: datetime
+) -> Result:
     """Run a handler row in the claiming transaction: what it records commits with the
     row marked done, so a crash either does all of it or leaves the row to retry."""
     row.claimed_until = row.claim_token = None
-    if handler(session, row, now):
+    if handler(notifier, session, row, now):
         row.status, row.sent_at = SENT, now
         return Result(Outcome.HANDLED)
     row.next_attempt_at = now + HANDLER_RETRY
@@ -235,14 +250,14 @@ def _record_sent(database: Database, outbox_id: int, token: str, now: datetime |
 
 
 def _record_failure(
-    database: Database,
+    sender: Sender,
     outbox_id: int,
     token: str,
     attempts: int,
     error: MailError,
-    policy: DeliveryPolicy,
     now: datetime | None,
 ) -> Result:
+    database, policy = sender.database, sender.policy
     at = now or utcnow()
     permanent = isinstance(error, PermanentMailError) or attempts >= policy.max_attempts
     detail = error.message[:2000]
@@ -284,15 +299,12 @@ def _record_failure(
     with database.session() as session:
         row = session.get(OutboxMessage, outbox_id)
         if row is not None:
-            _tell_professional(session, row, policy)
+            _tell_professional(sender, session, row)
     return Result(Outcome.FAILED)
 
 
-def _tell_professional(session: Session, row: OutboxMessage, policy: DeliveryPolicy) -> None:
+def _tell_professional(sender: Sender, session: Session, row: OutboxMessage) -> None:
     """An in-app note to the professional whose booking (or own inbox) this was."""
-    from booking.models import Booking
-    from notifications.service import record
-
     professional_id: int | None = None
     if row.booking_id is not None:
         booking = session.get(Booking, row.booking_id)
@@ -303,7 +315,7 @@ def _tell_professional(session: Session, row: OutboxMessage, policy: DeliveryPol
             professional_id = recipient.id
     if professional_id is None:
         return
-    record(
+    sender.notifier.record(
         session,
         recipient_id=professional_id,
         kind="delivery_failed",
@@ -312,7 +324,7 @@ def _tell_professional(session: Session, row: OutboxMessage, policy: DeliveryPol
             "to_address": row.to_address,
             "subject": row.subject,
             "error": row.last_error,
-            "url": f"{policy.base_url}/notifications/settings#failures",
+            "url": f"{sender.policy.base_url}/notifications/settings#failures",
         },
         idempotency_key=f"delivery_failed:{row.id}",
         booking_id=row.booking_id,
@@ -355,9 +367,7 @@ def next_due(database: Database) -> datetime | None:
 
 
 def deliver_due(
-    database: Database,
-    mailer: Mailer,
-    policy: DeliveryPolicy,
+    sender: Sender,
     *,
     now: datetime | None = None,
     limit: int = 500,
@@ -371,7 +381,7 @@ def deliver_due(
     seen: set[int] = set()
     while True:
         at = now or utcnow()  # again each round: handled rows add messages due "now"
-        with database.session(readonly=True) as session:
+        with sender.database.session(readonly=True) as session:
             due = [
                 item for item in _due(session, at - overdue_by, at, limit) if item[0] not in seen
             ]
@@ -380,7 +390,7 @@ def deliver_due(
         handled = False
         for outbox_id, _ in due:
             seen.add(outbox_id)
-            result = deliver_message(database, mailer, outbox_id, policy, now=now)
+            result = deliver_message(sender, outbox_id, now=now)
             counts[result.outcome] += 1
             handled = handled or result.outcome is Outcome.HANDLED
         # Rows that were work (a booking change) may have added messages due now:
@@ -391,9 +401,7 @@ def deliver_due(
 
 
 def sweep(
-    database: Database,
-    mailer: Mailer,
-    policy: DeliveryPolicy,
+    sender: Sender,
     *,
     now: datetime | None = None,
     limit: int = 200,
@@ -407,28 +415,19 @@ def sweep(
     grow faster than it drains; this way the sweep only adds one more sender,
     the claim keeps it from sending what a job sends, and mail still goes out
     while Redis is down (rq's worker waits for Redis; this thread does not)."""
-    counts = deliver_due(
-        database, mailer, policy, now=now, limit=limit, overdue_by=policy.redispatch_after
-    )
+    counts = deliver_due(sender, now=now, limit=limit, overdue_by=sender.policy.redispatch_after)
     if counts[Outcome.SENT] or counts[Outcome.RETRY] or counts[Outcome.FAILED]:
         log.info("sweep: %s", ", ".join(f"{o.value} {n}" for o, n in counts.items() if n))
     return counts
 
 
-# --- the rq job ---------------------------------------------------------------------------
+# --- the job ----------------------------------------------------------------------------
 
 
-def deliver(outbox_id: int) -> str:
-    """rq job: try to send outbox row ``outbox_id`` with the process's settings;
-    after a temporary error, enqueue the next attempt. Returns the outcome."""
-    from notifications.dispatch import get_dispatcher
-    from runtime.worker import job_database, job_settings
-
-    settings = job_settings()
-    result = deliver_message(
-        job_database(), create_mailer(settings), outbox_id, DeliveryPolicy.from_settings(settings)
-    )
-    dispatcher = get_dispatcher()
-    if result.outcome is Outcome.RETRY and result.next_attempt_at and dispatcher is not None:
-        dispatcher.dispatch([(outbox_id, result.next_attempt_at)])
+def deliver(platform: Platform, outbox_id: int) -> str:
+    """Job: try to send outbox row ``outbox_id`` with the platform's sender; after a
+    temporary error, hand the next attempt to the dispatcher. Returns the outcome."""
+    result = deliver_message(platform.find(SENDER), outbox_id)
+    if result.outcome is Outcome.RETRY and result.next_attempt_at:
+        platform.find(DISPATCHER).dispatch([(outbox_id, result.next_attempt_at)])
     return result.outcome.value

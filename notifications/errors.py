@@ -18,6 +18,7 @@ Adapters wrap smtplib and OS errors in :class:`MailError` subclasses with
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 
 
 class NotificationError(Exception):
@@ -63,3 +64,12 @@ class TransientMailError(MailError):
 
 class PermanentMailError(MailError):
     pass
+
+
+# What each error means over HTTP: (status, machine-readable code).
+HTTP_STATUS: Mapping[type[Exception], tuple[int, str]] = MappingProxyType(
+    {
+        NotificationNotFound: (404, "not_found"),
+        InvalidReminderOffsets: (422, "validation_error"),
+    }
+)

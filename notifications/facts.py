@@ -22,13 +22,6 @@ class Site:
     base_url: str
     secret_key: str
 
-    @classmethod
-    def current(cls) -> Site:
-        from runtime.worker import job_settings
-
-        settings = job_settings()
-        return cls(base_url=settings.app.base_url, secret_key=settings.app.secret_key)
-
 
 @dataclass(frozen=True)
 class BookingFacts:
@@ -40,7 +33,7 @@ class BookingFacts:
     site: Site
 
     @classmethod
-    def load(cls, session: Session, booking: Booking, site: Site | None = None) -> BookingFacts:
+    def load(cls, session: Session, booking: Booking, site: Site) -> BookingFacts:
         """Everything about ``booking``; assumes its service and both accounts exist
         (the booking core keeps them: services are soft-deleted)."""
         service = booking.service or session.get(Service, booking.service_id)
@@ -52,7 +45,7 @@ class BookingFacts:
             if booking.group_session_id is not None
             else None
         )
-        return cls(booking, service, professional, client, group_session, site or Site.current())
+        return cls(booking, service, professional, client, group_session, site)
 
     @property
     def zone(self) -> ZoneInfo:

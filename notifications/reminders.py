@@ -26,11 +26,10 @@ from sqlalchemy.orm import Session
 from accounts.models import User
 from booking.models import ACTIVE_STATUSES, Booking, GroupSession
 from consult.config import ConfigError, Settings
-from notifications.delivery import register_refresher
 from notifications.errors import InvalidReminderOffsets
 from notifications.facts import BookingFacts, Site
 from notifications.models import OutboxMessage, ReminderSetting
-from notifications.service import cancel_pending, record, render_for
+from notifications.service import Notifier, cancel_pending
 
 REMINDER = "booking_reminder"
 GROUP_SUMMARY = "group_summary"
@@ -94,22 +93,18 @@ def check_default_offsets(settings: Settings) -> tuple[int, ...]:
         ) from error
 
 
-def default_offsets() -> tuple[int, ...]:
-    from runtime.worker import job_settings
-
-    return check_default_offsets(job_settings())
-
-
-def reminder_offsets(session: Session, professional_id: int) -> tuple[int, ...]:
-    """The professional's reminder offsets in minutes (largest first), or the default."""
+def reminder_offsets(
+    session: Session, professional_id: int, default: tuple[int, ...]
+) -> tuple[int, ...]:
+    """The professional's reminder offsets in minutes (largest first), or ``default``."""
     row = session.get(ReminderSetting, professional_id)
     if row is None:
-        return default_offsets()
+        return default
     return tuple(int(part) for part in row.offsets_minutes.split(",") if part)
 
 
 def set_reminder_offsets(
-    session: Session, professional_id: int, value: str, *, now: datetime
+    notifier: Notifier, session: Session, professional_id: int, value: str, *, now: datetime
 ) -> tuple[int, ...]:
     """Store the professional's offsets (parsed from ``value``) and re-plan the
     reminders of their upcoming bookings. Returns the offsets; raises
@@ -129,14 +124,13 @@ def set_reminder_offsets(
             Booking.start > now,
         )
     )
-    site = Site.current()
     occurrences: set[tuple[int, datetime]] = set()
     for booking in upcoming:
-        plan_reminders(session, booking, now=now, site=site, offsets=offsets)
+        plan_reminders(notifier, session, booking, now=now, offsets=offsets)
         if booking.group_session_id is not None:
             occurrences.add((booking.group_session_id, booking.start))
     for group_session_id, start in sorted(occurrences):
-        plan_group_summaries(session, group_session_id, start, now=now, site=site, offsets=offsets)
+        plan_group_summaries(notifier, session, group_session_id, start, now=now, offsets=offsets)
     return offsets
 
 
@@ -145,20 +139,20 @@ def _epoch(moment: datetime) -> int:
 
 
 def plan_reminders(
+    notifier: Notifier,
     session: Session,
     booking: Booking,
     *,
     now: datetime,
-    site: Site | None = None,
     offsets: Sequence[int] | None = None,
 ) -> None:
     """Make the booking's pending reminders match its state as of ``now``: one per
     recipient and offset still ahead for an active booking, none for a cancelled
     one. The professional of a group class is covered by
     :func:`plan_group_summaries` instead."""
-    facts = BookingFacts.load(session, booking, site)
+    facts = BookingFacts.load(session, booking, notifier.site)
     if offsets is None:
-        offsets = reminder_offsets(session, booking.professional_id)
+        offsets = reminder_offsets(session, booking.professional_id, notifier.default_offsets)
     recipients: list[tuple[str, User]] = [("client", facts.client)]
     if not booking.is_group:
         recipients.append(("professional", facts.professional))
@@ -175,7 +169,7 @@ def plan_reminders(
     for key, (role, user, minutes, send_after) in wanted.items():
         # Rendered when it goes out (_refresh_reminder), with the booking as it is then;
         # its in-app twin is made at that moment too.
-        record(
+        notifier.record(
             session,
             recipient_id=user.id,
             kind=REMINDER,
@@ -191,7 +185,9 @@ def plan_reminders(
         )
 
 
-def _refresh_reminder(session: Session, row: OutboxMessage, now: datetime) -> bool:
+def refresh_reminder(
+    notifier: Notifier, session: Session, row: OutboxMessage, now: datetime
+) -> bool:
     """Render a reminder just before it goes out, and show its in-app twin from its
     due time; False (cancel it) when the booking is gone or no longer active."""
     payload = row.payload or {}
@@ -201,11 +197,11 @@ def _refresh_reminder(session: Session, row: OutboxMessage, now: datetime) -> bo
     recipient = session.get(User, row.recipient_id)
     if booking is None or not booking.is_active or recipient is None:
         return False
-    facts = BookingFacts.load(session, booking)
+    facts = BookingFacts.load(session, booking, notifier.site)
     context = facts.context(str(payload["role"]), offset_minutes=payload.get("offset_minutes", 0))
-    rendered, _locale, _zone = render_for(recipient, REMINDER, context, email=True)
+    rendered, _locale, _zone = notifier.render_for(recipient, REMINDER, context, email=True)
     row.subject, row.body_text, row.body_html = rendered.subject, rendered.text, rendered.html
-    record(
+    notifier.record(
         session,
         recipient_id=recipient.id,
         kind=REMINDER,
@@ -253,12 +249,12 @@ def _summary_context(
 
 
 def plan_group_summaries(
+    notifier: Notifier,
     session: Session,
     group_session_id: int,
     start: datetime,
     *,
     now: datetime,
-    site: Site | None = None,
     offsets: Sequence[int] | None = None,
 ) -> None:
     """Make the professional's summaries of one group occurrence match its seats:
@@ -266,10 +262,9 @@ def plan_group_summaries(
     group_session = session.get(GroupSession, group_session_id)
     if group_session is None:
         return
-    site = site or Site.current()
     service = group_session.service
     if offsets is None:
-        offsets = reminder_offsets(session, service.professional_id)
+        offsets = reminder_offsets(session, service.professional_id, notifier.default_offsets)
     seats = _seats(session, group_session_id, start)
     prefix = f"group_summary:{group_session_id}:{_epoch(start)}:"
     wanted: dict[str, tuple[int, datetime]] = {}
@@ -281,9 +276,9 @@ def plan_group_summaries(
     cancel_pending(session, kinds=[GROUP_SUMMARY], key_prefix=prefix, keep=list(wanted), now=now)
     if not wanted:
         return
-    context = _summary_context(session, group_session, start, seats, site)
+    context = _summary_context(session, group_session, start, seats, notifier.site)
     for key, (minutes, send_after) in wanted.items():
-        record(
+        notifier.record(
             session,
             recipient_id=service.professional_id,
             kind=GROUP_SUMMARY,
@@ -300,7 +295,9 @@ def plan_group_summaries(
         )
 
 
-def _refresh_group_summary(session: Session, row: OutboxMessage, now: datetime) -> bool:
+def refresh_group_summary(
+    notifier: Notifier, session: Session, row: OutboxMessage, now: datetime
+) -> bool:
     """Re-render a summary with the roster as it is now; False (cancel it) when
     nobody holds a seat any more or the session was cancelled."""
     payload = row.payload or {}
@@ -312,19 +309,10 @@ def _refresh_group_summary(session: Session, row: OutboxMessage, now: datetime) 
     recipient = session.get(User, row.recipient_id)
     if not seats or recipient is None:
         return False
-    from runtime.worker import job_settings
-
-    settings = job_settings()
-    site = Site(settings.app.base_url, settings.app.secret_key)
     context = {
-        **_summary_context(session, group_session, start, seats, site),
+        **_summary_context(session, group_session, start, seats, notifier.site),
         "offset_minutes": payload.get("offset_minutes", 0),
     }
-    rendered, _locale, _zone = render_for(recipient, GROUP_SUMMARY, context, email=True)
+    rendered, _locale, _zone = notifier.render_for(recipient, GROUP_SUMMARY, context, email=True)
     row.subject, row.body_text, row.body_html = rendered.subject, rendered.text, rendered.html
     return True
-
-
-def install() -> None:
-    register_refresher(GROUP_SUMMARY, _refresh_group_summary)
-    register_refresher(REMINDER, _refresh_reminder)

@@ -6,7 +6,8 @@ plus an optional ``<kind>.inapp.txt`` (the short text under the title in the
 bell list). A translation lives in a sub-folder named after the language
 (``de/<kind>.txt``); a kind without one falls back to the English template at
 the top of the folder. Our own templates are in this package's ``templates``
-folder; other packages add theirs with :func:`register_template_folder`.
+folder; other packages add theirs through the ``notification_templates`` hook,
+and a :class:`Renderer` searches them all.
 
 Times are always shown with their zone, in the recipient's zone: templates call
 the filters ``when`` (a start and optional end), ``datetime``, ``date``,
@@ -16,8 +17,7 @@ the filters ``when`` (a start and optional end), ``datetime``, ``date``,
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,21 +57,6 @@ _MONTHS = {
 }  # fmt: skip
 # German readers know the Central European abbreviations in German.
 _ABBREVIATIONS = {"de": {"CET": "MEZ", "CEST": "MESZ"}}
-
-_folders: list[Path] = [TEMPLATES]
-_environment: Environment | None = None
-_lock = threading.Lock()
-
-
-def register_template_folder(path: str | Path) -> None:
-    """Add a folder searched for notification templates after the ones already known
-    (idempotent). Lets other packages define kinds: ``<folder>/<kind>.txt`` etc."""
-    global _environment
-    folder = Path(path).resolve()
-    with _lock:
-        if folder not in _folders:
-            _folders.append(folder)
-            _environment = None
 
 
 def normalize_locale(value: str | None) -> str:
@@ -193,44 +178,12 @@ def _short(context: Context, moment: datetime) -> str:
     return format_short(moment, zone, locale)
 
 
-def environment() -> Environment:
-    """The process's Jinja environment over every registered template folder."""
-    global _environment
-    with _lock:
-        if _environment is None:
-            env = Environment(
-                loader=FileSystemLoader([str(folder) for folder in _folders]),
-                autoescape=select_autoescape(enabled_extensions=("html",)),
-                undefined=StrictUndefined,
-                trim_blocks=True,
-                lstrip_blocks=True,
-                keep_trailing_newline=False,
-            )
-            env.filters.update(when=_when, datetime=_datetime, date=_date, time=_time, short=_short)
-            _environment = env
-        return _environment
-
-
 @dataclass(frozen=True)
 class Rendered:
     subject: str
     text: str
     html: str
     inapp: str
-
-
-def _template(env: Environment, kind: str, suffix: str, locale: str, required: bool) -> Any:
-    names = [f"{locale}/{kind}{suffix}", f"{kind}{suffix}"]
-    if locale == DEFAULT_LOCALE:
-        names = names[1:]
-    try:
-        return env.select_template(names)
-    except TemplateNotFound:
-        if required:
-            raise TemplateMissing(
-                f"no template {kind}{suffix} in {', '.join(str(f) for f in _folders)}"
-            ) from None
-        return None
 
 
 def one_line(text: str, limit: int = SUBJECT_MAX) -> str:
@@ -240,31 +193,59 @@ def one_line(text: str, limit: int = SUBJECT_MAX) -> str:
     return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
 
 
-def render(
-    kind: str,
-    context: Mapping[str, Any],
-    *,
-    locale: str,
-    zone: ZoneInfo,
-    email: bool = True,
-) -> Rendered:
-    """Render ``kind`` for one recipient. The subject is always rendered (it is also
-    the in-app title); the text and HTML bodies only when ``email`` is true.
-    Raises :class:`TemplateMissing` when a needed template does not exist."""
-    if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", kind):
-        raise TemplateMissing(f"invalid notification kind {kind!r}")
-    env = environment()
-    locale = normalize_locale(locale)
-    values = {**context, "_zone": zone, "_locale": locale}
-    values.setdefault("timezone", zone.key)
-    values.setdefault("locale", locale)
+class Renderer:
+    """Renders notification kinds from ``folders`` (searched in order)."""
 
-    def run(suffix: str, required: bool) -> str:
-        template = _template(env, kind, suffix, locale, required)
-        return "" if template is None else str(template.render(values)).strip()
+    def __init__(self, folders: Sequence[Path]) -> None:
+        self.folders = tuple(Path(folder).resolve() for folder in folders)
+        env = Environment(
+            loader=FileSystemLoader([str(folder) for folder in self.folders]),
+            autoescape=select_autoescape(enabled_extensions=("html",)),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+        )
+        env.filters.update(when=_when, datetime=_datetime, date=_date, time=_time, short=_short)
+        self.environment = env
 
-    subject = one_line(run(".subject.txt", True))
-    text = run(".txt", True) + "\n" if email else ""
-    html = run(".html", True) + "\n" if email else ""
-    inapp = run(".inapp.txt", False)
-    return Rendered(subject=subject, text=text, html=html, inapp=inapp)
+    def _template(self, kind: str, suffix: str, locale: str, required: bool) -> Any:
+        names = [f"{locale}/{kind}{suffix}", f"{kind}{suffix}"]
+        if locale == DEFAULT_LOCALE:
+            names = names[1:]
+        try:
+            return self.environment.select_template(names)
+        except TemplateNotFound:
+            if required:
+                folders = ", ".join(str(folder) for folder in self.folders)
+                raise TemplateMissing(f"no template {kind}{suffix} in {folders}") from None
+            return None
+
+    def render(
+        self,
+        kind: str,
+        context: Mapping[str, Any],
+        *,
+        locale: str,
+        zone: ZoneInfo,
+        email: bool = True,
+    ) -> Rendered:
+        """Render ``kind`` for one recipient. The subject is always rendered (it is
+        also the in-app title); the text and HTML bodies only when ``email`` is true.
+        Raises :class:`TemplateMissing` when a needed template does not exist."""
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", kind):
+            raise TemplateMissing(f"invalid notification kind {kind!r}")
+        locale = normalize_locale(locale)
+        values = {**context, "_zone": zone, "_locale": locale}
+        values.setdefault("timezone", zone.key)
+        values.setdefault("locale", locale)
+
+        def run(suffix: str, required: bool) -> str:
+            template = self._template(kind, suffix, locale, required)
+            return "" if template is None else str(template.render(values)).strip()
+
+        subject = one_line(run(".subject.txt", True))
+        text = run(".txt", True) + "\n" if email else ""
+        html = run(".html", True) + "\n" if email else ""
+        inapp = run(".inapp.txt", False)
+        return Rendered(subject=subject, text=text, html=html, inapp=inapp)

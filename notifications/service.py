@@ -13,12 +13,16 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from accounts.models import User
+from booking.models import Booking
 from consult.db import utcnow
-from notifications import dispatch
+from consult.handoff import note
+from consult.services import Port
 from notifications.errors import NotificationNotFound, UnknownRecipient
+from notifications.facts import Site
 from notifications.models import (
     CANCELLED,
     FAILED,
@@ -26,7 +30,7 @@ from notifications.models import (
     Notification,
     OutboxMessage,
 )
-from notifications.rendering import Rendered, normalize_locale, render, zone_or_utc
+from notifications.rendering import Rendered, Renderer, normalize_locale, zone_or_utc
 
 MAX_KEY = 255
 
@@ -42,199 +46,224 @@ class CalendarPart:
     recurrence_id: datetime | None = None
 
 
-def _base_url() -> str:
-    from runtime.worker import job_settings
+class Notifier:
+    """Records notifications for one platform: rendered by its :class:`Renderer`
+    (every package's templates), with links to its ``site``.
 
-    return str(job_settings().app.base_url)
-
-
-def _url_for(context: Mapping[str, Any], booking_id: int | None) -> str | None:
-    for name in ("url", "booking_url"):
-        value = context.get(name)
-        if isinstance(value, str) and value:
-            return value
-    if booking_id is not None:
-        return f"{_base_url()}/bookings/{booking_id}"
-    return None
-
-
-def render_for(
-    recipient: User, kind: str, context: Mapping[str, Any], email: bool
-) -> tuple[Rendered, str, str]:
-    """Render ``kind`` for ``recipient`` in their language and zone; returns the
-    rendering, the language used and the zone's name."""
-    locale = normalize_locale(recipient.locale)
-    zone = zone_or_utc(recipient.timezone)
-    values = {"recipient_name": recipient.name, "base_url": _base_url(), **context}
-    return render(kind, values, locale=locale, zone=zone, email=email), locale, zone.key
-
-
-def notify(
-    session: Session,
-    *,
-    recipient_id: int,
-    kind: str,
-    context: Mapping[str, Any],
-    idempotency_key: str,
-    booking_id: int | None = None,
-    send_after: datetime | None = None,
-    email: bool = True,
-    in_app: bool = True,
-) -> None:
-    """Record a notification for ``recipient_id`` in the caller's transaction: an
-    in-app entry and/or an outbox email, rendered now from the templates of ``kind``
-    in the recipient's language and time zone. Sent after the caller commits, not
-    before ``send_after`` (default: at once); the in-app entry shows from then too.
-
-    The same ``idempotency_key`` twice is a no-op (per channel), so callers may
-    repeat themselves and batch: the first call's content wins. ``context`` values
-    are plain data; datetimes should be aware (naive ones are read as UTC). A
-    ``url`` or ``booking_url`` in it is where the in-app entry links.
-    Raises UnknownRecipient, TemplateMissing (a bug in the caller), ValueError for
-    an empty or over-long key.
+    ``default_offsets`` are the reminder offsets of professionals who chose none
+    (``[notifications] reminder_offsets``, in minutes, largest first).
     """
-    record(
-        session,
-        recipient_id=recipient_id,
-        kind=kind,
-        context=context,
-        idempotency_key=idempotency_key,
-        booking_id=booking_id,
-        send_after=send_after,
-        email=email,
-        in_app=in_app,
-    )
 
+    def __init__(self, site: Site, renderer: Renderer, default_offsets: tuple[int, ...]) -> None:
+        self.site = site
+        self.renderer = renderer
+        self.default_offsets = default_offsets
 
-def record(
-    session: Session,
-    *,
-    recipient_id: int,
-    kind: str,
-    context: Mapping[str, Any],
-    idempotency_key: str,
-    booking_id: int | None = None,
-    send_after: datetime | None = None,
-    email: bool = True,
-    in_app: bool = True,
-    calendar: CalendarPart | None = None,
-    payload: dict[str, Any] | None = None,
-    revive: bool = False,
-    deferred: bool = False,
-    now: datetime | None = None,
-) -> int | None:
-    """:func:`notify` with the package's extras: an iTIP ``calendar`` part, a
-    ``payload`` for messages rebuilt before sending, and ``revive``, which turns a
-    *cancelled* (never sent) row with this key back into a pending one with fresh
-    content (a reminder of a booking moved away and back). ``deferred``: store the
-    row without rendering it; a refresher registered for ``kind`` renders it just
-    before its first attempt (reminders: most are never read before they are due,
-    and rendering them at booking time was most of a booking's cost). Returns the
-    outbox row's id when one was created or revived, else None."""
-    if not idempotency_key or len(idempotency_key) > MAX_KEY:
-        raise ValueError(f"idempotency_key must have 1 to {MAX_KEY} characters")
-    if not email and not in_app:
+    def _url_for(self, context: Mapping[str, Any], booking_id: int | None) -> str | None:
+        for name in ("url", "booking_url"):
+            value = context.get(name)
+            if isinstance(value, str) and value:
+                return value
+        if booking_id is not None:
+            return f"{self.site.base_url}/bookings/{booking_id}"
         return None
-    now = now or utcnow()
-    due = send_after or now
-    # Look first (cheap, and batched callers repeat keys often), render only if needed.
-    mail_state = (
-        session.execute(
-            select(OutboxMessage.id, OutboxMessage.status).where(
-                OutboxMessage.idempotency_key == idempotency_key
-            )
-        ).first()
-        if email
-        else None
-    )
-    note_state = (
-        session.execute(
-            select(Notification.id, Notification.cancelled_at).where(
-                Notification.idempotency_key == idempotency_key
-            )
-        ).first()
-        if in_app
-        else None
-    )
-    mail_needed = email and (mail_state is None or (revive and mail_state.status == CANCELLED))
-    note_needed = in_app and (
-        note_state is None or (revive and note_state.cancelled_at is not None)
-    )
-    if not mail_needed and not note_needed:
-        return None
-    recipient = session.get(User, recipient_id)
-    if recipient is None:
-        raise UnknownRecipient(f"no user {recipient_id}")
-    if deferred:
-        rendered = Rendered(subject="", text="", html="", inapp="")
-        locale, zone_name = normalize_locale(recipient.locale), zone_or_utc(recipient.timezone).key
-    else:
-        rendered, locale, zone_name = render_for(recipient, kind, context, email=mail_needed)
 
-    outbox_id: int | None = None
-    if mail_needed:
-        values: dict[str, Any] = {
-            "kind": kind,
-            "recipient_id": recipient.id,
-            "booking_id": booking_id,
-            "to_address": recipient.email,
-            "to_name": recipient.name,
-            "subject": rendered.subject,
-            "body_text": rendered.text,
-            "body_html": rendered.html,
-            "locale": locale,
-            "timezone": zone_name,
-            "calendar_method": calendar.method if calendar else None,
-            "calendar_ics": calendar.ics if calendar else None,
-            "calendar_uid": calendar.uid if calendar else None,
-            "calendar_recurrence_id": calendar.recurrence_id if calendar else None,
-            "payload": payload,
-            "status": PENDING,
-            "send_after": due,
-            "next_attempt_at": due,
-            "attempts": 0,
-            "claimed_until": None,
-            "claim_token": None,
-            "last_error": "",
-            "cancelled_at": None,
-        }
-        if mail_state is not None:
-            outbox_id = mail_state.id
+    def render_for(
+        self, recipient: User, kind: str, context: Mapping[str, Any], email: bool
+    ) -> tuple[Rendered, str, str]:
+        """Render ``kind`` for ``recipient`` in their language and zone; returns the
+        rendering, the language used and the zone's name."""
+        locale = normalize_locale(recipient.locale)
+        zone = zone_or_utc(recipient.timezone)
+        values = {"recipient_name": recipient.name, "base_url": self.site.base_url, **context}
+        rendered = self.renderer.render(kind, values, locale=locale, zone=zone, email=email)
+        return rendered, locale, zone.key
+
+    def notify(
+        self,
+        session: Session,
+        *,
+        recipient_id: int,
+        kind: str,
+        context: Mapping[str, Any],
+        idempotency_key: str,
+        booking_id: int | None = None,
+        send_after: datetime | None = None,
+        email: bool = True,
+        in_app: bool = True,
+    ) -> None:
+        """Record a notification for ``recipient_id`` in the caller's transaction: an
+        in-app entry and/or an outbox email, rendered now from the templates of
+        ``kind`` in the recipient's language and time zone. Sent after the caller
+        commits, not before ``send_after`` (default: at once); the in-app entry
+        shows from then too.
+
+        The same ``idempotency_key`` twice is a no-op (per channel), so callers may
+        repeat themselves and batch: the first call's content wins. ``context``
+        values are plain data; datetimes should be aware (naive ones are read as
+        UTC). A ``url`` or ``booking_url`` in it is where the in-app entry links.
+        Raises UnknownRecipient, TemplateMissing (a bug in the caller), ValueError
+        for an empty or over-long key.
+        """
+        self.record(
+            session,
+            recipient_id=recipient_id,
+            kind=kind,
+            context=context,
+            idempotency_key=idempotency_key,
+            booking_id=booking_id,
+            send_after=send_after,
+            email=email,
+            in_app=in_app,
+        )
+
+    def record(
+        self,
+        session: Session,
+        *,
+        recipient_id: int,
+        kind: str,
+        context: Mapping[str, Any],
+        idempotency_key: str,
+        booking_id: int | None = None,
+        send_after: datetime | None = None,
+        email: bool = True,
+        in_app: bool = True,
+        calendar: CalendarPart | None = None,
+        payload: dict[str, Any] | None = None,
+        revive: bool = False,
+        deferred: bool = False,
+        now: datetime | None = None,
+    ) -> int | None:
+        """:meth:`notify` with the package's extras: an iTIP ``calendar`` part, a
+        ``payload`` for messages rebuilt before sending, and ``revive``, which turns a
+        *cancelled* (never sent) row with this key back into a pending one with fresh
+        content (a reminder of a booking moved away and back). ``deferred``: store the
+        row without rendering it; a refresher registered for ``kind`` renders it just
+        before its first attempt (reminders: most are never read before they are due,
+        and rendering them at booking time was most of a booking's cost). Returns the
+        outbox row's id when one was created or revived, else None."""
+        if not idempotency_key or len(idempotency_key) > MAX_KEY:
+            raise ValueError(f"idempotency_key must have 1 to {MAX_KEY} characters")
+        if not email and not in_app:
+            return None
+        now = now or utcnow()
+        due = send_after or now
+        # Look first (cheap, and batched callers repeat keys often), render only if needed.
+        mail_state = (
             session.execute(
-                update(OutboxMessage).where(OutboxMessage.id == outbox_id).values(**values)
+                select(OutboxMessage.id, OutboxMessage.status).where(
+                    OutboxMessage.idempotency_key == idempotency_key
+                )
+            ).first()
+            if email
+            else None
+        )
+        note_state = (
+            session.execute(
+                select(Notification.id, Notification.cancelled_at).where(
+                    Notification.idempotency_key == idempotency_key
+                )
+            ).first()
+            if in_app
+            else None
+        )
+        mail_needed = email and (mail_state is None or (revive and mail_state.status == CANCELLED))
+        note_needed = in_app and (
+            note_state is None or (revive and note_state.cancelled_at is not None)
+        )
+        if not mail_needed and not note_needed:
+            return None
+        recipient = session.get(User, recipient_id)
+        if recipient is None:
+            raise UnknownRecipient(f"no user {recipient_id}")
+        if deferred:
+            rendered = Rendered(subject="", text="", html="", inapp="")
+            locale, zone_name = (
+                normalize_locale(recipient.locale),
+                zone_or_utc(recipient.timezone).key,
             )
         else:
-            outbox_id = _insert_new(session, OutboxMessage, idempotency_key, values)
-        if outbox_id is not None:
-            dispatch.note_pending(session, outbox_id, due)
-
-    if note_needed:
-        note_values: dict[str, Any] = {
-            "recipient_id": recipient.id,
-            "kind": kind,
-            "title": rendered.subject,
-            "body": rendered.inapp,
-            "url": _url_for(context, booking_id),
-            "booking_id": booking_id,
-            "visible_from": due,
-            "read_at": None,
-            "cancelled_at": None,
-        }
-        if note_state is not None:
-            session.execute(
-                update(Notification).where(Notification.id == note_state.id).values(**note_values)
+            rendered, locale, zone_name = self.render_for(
+                recipient, kind, context, email=mail_needed
             )
-        else:
-            _insert_new(session, Notification, idempotency_key, note_values)
-    return outbox_id
+
+        outbox_id: int | None = None
+        if mail_needed:
+            values: dict[str, Any] = {
+                "kind": kind,
+                "recipient_id": recipient.id,
+                "booking_id": booking_id,
+                "to_address": recipient.email,
+                "to_name": recipient.name,
+                "subject": rendered.subject,
+                "body_text": rendered.text,
+                "body_html": rendered.html,
+                "locale": locale,
+                "timezone": zone_name,
+                "calendar_method": calendar.method if calendar else None,
+                "calendar_ics": calendar.ics if calendar else None,
+                "calendar_uid": calendar.uid if calendar else None,
+                "calendar_recurrence_id": calendar.recurrence_id if calendar else None,
+                "payload": payload,
+                "status": PENDING,
+                "send_after": due,
+                "next_attempt_at": due,
+                "attempts": 0,
+                "claimed_until": None,
+                "claim_token": None,
+                "last_error": "",
+                "cancelled_at": None,
+            }
+            if mail_state is not None:
+                outbox_id = mail_state.id
+                session.execute(
+                    update(OutboxMessage).where(OutboxMessage.id == outbox_id).values(**values)
+                )
+            else:
+                outbox_id = insert_once(session, OutboxMessage, idempotency_key, values)
+            if outbox_id is not None:
+                note_pending(session, outbox_id, due)
+
+        if note_needed:
+            note_values: dict[str, Any] = {
+                "recipient_id": recipient.id,
+                "kind": kind,
+                "title": rendered.subject,
+                "body": rendered.inapp,
+                "url": self._url_for(context, booking_id),
+                "booking_id": booking_id,
+                "visible_from": due,
+                "read_at": None,
+                "cancelled_at": None,
+            }
+            if note_state is not None:
+                session.execute(
+                    update(Notification)
+                    .where(Notification.id == note_state.id)
+                    .values(**note_values)
+                )
+            else:
+                insert_once(session, Notification, idempotency_key, note_values)
+        return outbox_id
 
 
-def _insert_new(session: Session, model: Any, key: str, values: dict[str, Any]) -> int | None:
+NOTIFIER: Port[Notifier] = Port("notifications.notifier")
+
+# Outbox rows a session wrote, handed to the platform's dispatcher after it commits
+# (see consult.handoff and notifications.dispatch).
+PENDING_KEY = "notifications.pending"
+
+
+def note_pending(session: Session, outbox_id: int, due: datetime) -> None:
+    """Remember that ``session`` wrote outbox row ``outbox_id``, due at ``due``."""
+    note(session, PENDING_KEY, (outbox_id, due))
+
+
+def insert_once(session: Session, model: Any, key: str, values: dict[str, Any]) -> int | None:
     """Insert a row with ``key`` and return its id; None when another transaction
     committed the same key first. One statement, no savepoint: the unique index
     decides (``ON CONFLICT DO NOTHING``, on PostgreSQL and SQLite alike)."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     statement = (
         dialect.insert(model)
@@ -385,8 +414,6 @@ def mark_all_read(session: Session, user_id: int, *, now: datetime | None = None
 
 
 def _failures_visible_to(professional_id: int) -> Any:
-    from booking.models import Booking
-
     return or_(
         OutboxMessage.recipient_id == professional_id,
         OutboxMessage.booking_id.in_(
@@ -427,19 +454,22 @@ def retry_failed(
     row.status, row.failed_at, row.attempts = PENDING, None, 0
     row.next_attempt_at = now
     session.flush()
-    dispatch.note_pending(session, row.id, now)
+    note_pending(session, row.id, now)
     return row
 
 
 __all__ = [
+    "NOTIFIER",
+    "PENDING_KEY",
     "CalendarPart",
+    "Notifier",
     "cancel_pending",
     "failures_for",
     "list_notifications",
     "mark_all_read",
     "mark_read",
-    "notify",
-    "record",
+    "insert_once",
+    "note_pending",
     "retry_failed",
     "unread_count",
 ]

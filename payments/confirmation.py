@@ -26,6 +26,7 @@ from caldav_server.store import CalendarStore
 from payments.errors import HoldExpired, PaymentNotFound
 from payments.gateway import IntentState, PaymentGateway
 from payments.models import CANCELED, PENDING, SUCCEEDED, Payment
+from payments.refunds import refund_late_payment
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +93,6 @@ def apply_intent(
         if booking.status == CONFIRMED:
             return "confirmed"
         # The hold lapsed or was cancelled while the client paid: give it all back.
-        from payments.refunds import refund_late_payment
-
         refund_late_payment(session, payment, now=now)
         return "late_payment"
     if payment.status != PENDING:

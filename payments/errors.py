@@ -16,7 +16,11 @@ the SDK reaches a view.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 __all__ = [
+    "HTTP_STATUS",
     "HoldExpired",
     "InvalidWebhook",
     "PaymentDeclined",
@@ -89,3 +93,17 @@ class HoldExpired(PaymentError):
 class InvalidWebhook(PaymentError):
     """The webhook's signature does not match the endpoint secret, or its body is not
     an event."""
+
+
+# What each error means over HTTP: (status, machine-readable code).
+HTTP_STATUS: Mapping[type[Exception], tuple[int, str]] = MappingProxyType(
+    {
+        PaymentError: (500, "payment_error"),
+        PaymentGatewayError: (503, "payment_provider_unavailable"),
+        PaymentDeclined: (402, "payment_declined"),
+        PaymentsUnavailable: (503, "payments_unavailable"),
+        PaymentNotFound: (404, "not_found"),
+        HoldExpired: (409, "hold_expired"),
+        InvalidWebhook: (400, "invalid_webhook"),
+    }
+)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from consult.config import SCHEMA, ConfigError, Settings, env_name
+from consult.services import Port
 
 # The life of a payment intent (Stripe's names, which are also the common ones).
 IntentStatus = Literal[
@@ -142,6 +143,10 @@ class PaymentGateway(Protocol):
         """Verify ``signature`` over ``payload`` with the endpoint secret and translate
         the event."""
         ...
+
+
+# The platform's gateway; None when payments are off (no secret key).
+GATEWAY: Port[PaymentGateway | None] = Port("payments.gateway")
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from directory.search import minor_exponent
+from booking.currency import minor_exponent
 
 __all__ = ["format_money", "minor_exponent", "normalize_locale"]
 

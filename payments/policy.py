@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from booking.events import Actor
+from consult.hookspecs import Actor
 
 Tier = Literal["full", "partial", "none"]
 

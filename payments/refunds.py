@@ -22,9 +22,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from booking.events import BookingChanged
 from booking.models import Booking
 from consult.db import Database
+from consult.hookspecs import BookingChanged
 from payments import dispatch
 from payments.errors import PaymentGatewayError
 from payments.gateway import PaymentGateway, RefundState

@@ -1,7 +1,13 @@
-"""Radicale plugins, loaded by dotted path from Radicale's configuration:
-``[auth] type = plugins.auth`` (platform accounts and app passwords),
-``[rights] type = plugins.rights`` (each user sees only their own principal) and
-``[storage] type = plugins.storage`` (calendars in the platform's database).
+"""Radicale plugins: ``auth`` (platform accounts and app passwords), ``rights``
+(each user sees only their own principal) and ``storage`` (calendars in the
+platform's database), and :func:`create_dav_app`, which builds Radicale with them.
 
-Each reads ``database_url`` from its section, so stock Radicale can load them too.
+The platform hands the plugins its database (:mod:`plugins.app`). Stock Radicale
+can also load them by dotted path (``[storage] type = plugins.storage`` with a
+``database_url``): they then run without a platform, so nothing reacts to what is
+written (no booking follows an edit, no busy time is indexed).
 """
+
+from plugins.app import create_dav_app, radicale_configuration
+
+__all__ = ["create_dav_app", "radicale_configuration"]

@@ -19,7 +19,8 @@ from radicale.log import logger
 from accounts.errors import AccountError
 from accounts.models import AppPassword, User
 from accounts.services import LoginPolicy, authenticate_dav
-from consult.db import get_database
+from consult.db import Database
+from plugins.standalone import standalone_database
 
 # Argon2 costs tens of milliseconds and calendar apps send credentials with every
 # request, so a success is remembered briefly. A cheap query re-checks on each hit
@@ -38,9 +39,9 @@ class _CachedLogin:
 
 
 class Auth(auth.BaseAuth):
-    def __init__(self, configuration) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, configuration, database: Database | None = None) -> None:  # type: ignore[no-untyped-def]
         super().__init__(configuration)
-        self._database = get_database(configuration.get("auth", "database_url"))
+        self._database = database or standalone_database(configuration, "auth")
         self._policy = LoginPolicy()
         self._cache: dict[str, _CachedLogin] = {}
         self._cache_lock = threading.Lock()

@@ -12,7 +12,7 @@ rolled back when a storage call failed. Writers lock the principals they touch
 (PostgreSQL advisory locks; SQLite's single writer), so app processes on several
 machines share one database safely.
 
-Options in ``[storage]``: ``database_url`` (required), ``max_occurrences``
+Options in ``[storage]``: ``database_url`` (when loaded by dotted path), ``max_occurrences``
 (defaults to ``[server] max_vevent_rrule_occurrence``); Radicale's own
 ``max_sync_token_age`` sets how long deletions are remembered for sync.
 """
@@ -44,7 +44,8 @@ from caldav_server.spans import (
     timestamp_range,
 )
 from caldav_server.store import CalendarStore, CollectionRecord, StoredItem, principal_of
-from consult.db import get_database
+from consult.db import Database
+from plugins.standalone import standalone_database
 
 logger = logging.getLogger(__name__)
 
@@ -267,9 +268,11 @@ class Storage(storage.BaseStorage):
     _supports_trailing_whitespace = False
     _supports_problematic_chars = False
 
-    def __init__(self, configuration: config.Configuration) -> None:
+    def __init__(
+        self, configuration: config.Configuration, database: Database | None = None
+    ) -> None:
         super().__init__(configuration)
-        self._database = get_database(configuration.get("storage", "database_url"))
+        self._database = database or standalone_database(configuration, "storage")
         try:
             max_occurrences = int(configuration.get("storage", "max_occurrences"))
         except KeyError:

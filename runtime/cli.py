@@ -18,8 +18,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import create_engine
+from sqlalchemy.pool import NullPool
+from werkzeug.serving import run_simple
+
+from caldav_server import transfer
 from caldav_server.errors import TransferError
 from consult.config import ConfigError, Settings, load_settings, render_config_ini
+from runtime.app import create_app
+from runtime.migrate import current_heads, upgrade
+from runtime.platform import create_platform
+from runtime.worker import run_worker
+from video.config import VideoConfig
+from video.relay import run_relay
 
 log = logging.getLogger("consult")
 
@@ -35,10 +46,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.port is not None:
         server["port"] = args.port
     settings = _settings(args, server=server)
-    from werkzeug.serving import run_simple
-
-    from web import create_app
-
     app = create_app(settings)
     host, port = settings.server.host, settings.server.port
     print(f"Consult is running on http://{host}:{port}/  (CalDAV: http://{host}:{port}/dav/)")
@@ -56,41 +63,38 @@ def cmd_worker(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    from runtime.worker import run_worker
-
     return run_worker(settings, burst=args.burst)
 
 
 def cmd_db(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    from consult.db import get_database
-    from runtime.migrate import current_heads, upgrade
-
-    database = get_database(settings.database.url)
-    if args.action == "upgrade":
-        upgrade(database.engine)
-        print("Database is up to date:", ", ".join(sorted(current_heads(database.engine))))
-    else:
-        print(", ".join(sorted(current_heads(database.engine))) or "empty database")
+    engine = create_engine(settings.database.url, poolclass=NullPool)
+    try:
+        if args.action == "upgrade":
+            upgrade(engine)
+            print("Database is up to date:", ", ".join(sorted(current_heads(engine))))
+        else:
+            print(", ".join(sorted(current_heads(engine))) or "empty database")
+    finally:
+        engine.dispose()
     return 0
 
 
 def cmd_dav(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    from caldav_server import transfer
-    from consult.db import get_database
-    from runtime.migrate import upgrade
-
-    database = get_database(settings.database.url)
     folder = Path(args.folder)
-    if args.action == "import":
-        if not folder.is_dir():
-            print(f"No such folder: {folder}", file=sys.stderr)
-            return 2
-        upgrade(database.engine)
-        summary = transfer.import_folder(database, folder)
-    else:
-        summary = transfer.export_folder(database, folder)
+    if args.action == "import" and not folder.is_dir():
+        print(f"No such folder: {folder}", file=sys.stderr)
+        return 2
+    platform = create_platform(settings, "command")
+    try:
+        if args.action == "import":
+            upgrade(platform.database.engine)
+            summary = transfer.import_folder(platform.database, folder)
+        else:
+            summary = transfer.export_folder(platform.database, folder)
+    finally:
+        platform.shutdown()
     print(summary)
     return 0
 
@@ -101,9 +105,6 @@ def cmd_video(args: argparse.Namespace) -> int:
         level=settings.app.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    from video.config import VideoConfig
-    from video.relay import run_relay
-
     return run_relay(VideoConfig.from_settings(settings), host=args.host, port=args.port)
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -34,7 +35,5 @@ def downgrade(engine: Engine, revision: str) -> None:
 
 
 def current_heads(engine: Engine) -> set[str]:
-    from alembic.runtime.migration import MigrationContext
-
     with engine.connect() as connection:
         return set(MigrationContext.configure(connection).get_current_heads())

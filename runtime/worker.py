@@ -1,68 +1,56 @@
-"""``consult worker``: an rq worker that also runs rq's scheduler for timed jobs,
-and the process-wide context jobs use to find the settings and database."""
+"""``consult worker``: an rq worker (with rq's scheduler, for timed jobs) on a
+platform of its own, which every job it performs is handed."""
 
 from __future__ import annotations
 
 import logging
-import threading
+import os
+
+from sqlalchemy import text
 
 from consult.config import Settings
-from consult.db import Database, get_database
+from consult.jobs import DEFAULT_QUEUE, RQQueue
+from consult.platform import Platform
+from notifications.delivery import SENDER, sweep
+from runtime.platform import create_platform
 
 log = logging.getLogger(__name__)
 
-_context_lock = threading.Lock()
-_settings: Settings | None = None
 
-
-def set_job_settings(settings: Settings) -> None:
-    """Record the settings jobs run with in this process (app start, worker start)."""
-    global _settings
-    with _context_lock:
-        _settings = settings
-
-
-def job_settings() -> Settings:
-    """The settings of this process; loaded from config and environment if unset
-    (an rq worker started without going through :func:`run_worker`)."""
-    global _settings
-    with _context_lock:
-        if _settings is None:
-            from consult.config import load_settings
-
-            _settings = load_settings()
-        return _settings
-
-
-def job_database() -> Database:
-    settings = job_settings()
-    return get_database(settings.database.url, settings.database.pool_size)
-
-
-def _start_maintenance(settings: Settings, *, burst: bool) -> None:
-    from runtime.maintenance import PeriodicRunner, run_maintenance
-
-    minutes = settings.app.maintenance_minutes
-    if burst or minutes <= 0:
-        return
-    database = get_database(settings.database.url, settings.database.pool_size)
-    PeriodicRunner(lambda: run_maintenance(database), minutes * 60, "maintenance").start()
+def prepare_forked_jobs(platform: Platform) -> None:
+    """Connect the database once in the worker, so every job process rq forks
+    inherits an engine that already knows the server (no dialect set-up per job:
+    this triples the emails a forking worker sends per second), and make each child
+    drop the inherited pooled connections, which belong to the parent."""
+    database = platform.database
+    try:
+        with database.session(readonly=True) as session:
+            session.execute(text("SELECT 1"))
+    except Exception as error:  # the database may come later; jobs will connect then
+        log.warning("worker: database not reachable at start: %s", error)
+    os.register_at_fork(after_in_child=lambda: database.engine.dispose(close=False))
 
 
 def run_worker(settings: Settings, burst: bool = False, queues: tuple[str, ...] = ()) -> int:
-    from redis import Redis
-    from rq import Queue, Worker
-
-    from consult.jobs import DEFAULT_QUEUE
-
-    set_job_settings(settings)
-    from notifications.runtime import start_for_worker
-
-    start_for_worker(settings, burst=burst)  # sweeps the email outbox for lost jobs
-    _start_maintenance(settings, burst=burst)
-    connection = Redis.from_url(settings.redis.url)
-    names = queues or (DEFAULT_QUEUE,)
-    worker = Worker([Queue(name, connection=connection) for name in names], connection=connection)
-    log.info("worker listening on %s", ", ".join(names))
-    worker.work(with_scheduler=True, burst=burst)
+    """Work the queues until stopped (``burst``: until they are empty). A burst
+    worker first sends what lost jobs left in the outbox, once, and runs no
+    background upkeep."""
+    platform = create_platform(settings, "worker")
+    try:
+        prepare_forked_jobs(platform)
+        if burst:
+            try:
+                sweep(platform.find(SENDER))
+            except Exception:  # the jobs in the queue still deserve to run
+                log.exception("notifications: the sweep before the burst failed")
+        else:
+            platform.start()
+        jobs = platform.jobs
+        assert isinstance(jobs, RQQueue), "consult worker needs Redis"
+        names = queues or (DEFAULT_QUEUE,)
+        worker = jobs.worker(names, platform)
+        log.info("worker listening on %s", ", ".join(names))
+        worker.work(with_scheduler=True, burst=burst)
+    finally:
+        platform.shutdown()
     return 0

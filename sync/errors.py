@@ -22,7 +22,11 @@ wrong and what to do.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 __all__ = [
+    "HTTP_STATUS",
     "AuthorizationFailed",
     "ConnectionNotFound",
     "ConnectionNotReady",
@@ -114,3 +118,16 @@ class CredentialsUnreadable(SourceError):
 
 class SyncTokenExpired(SourceError):
     """The source no longer knows our sync token; the caller starts a full sync."""
+
+
+# What each error means over HTTP: (status, machine-readable code).
+HTTP_STATUS: Mapping[type[Exception], tuple[int, str]] = MappingProxyType(
+    {
+        ConnectionNotFound: (404, "not_found"),
+        InvalidConnection: (422, "validation_error"),
+        ProviderNotConfigured: (422, "provider_not_configured"),
+        AuthorizationFailed: (400, "authorization_failed"),
+        ConnectionNotReady: (409, "not_ready"),
+        SourceError: (502, "calendar_unavailable"),
+    }
+)

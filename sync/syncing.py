@@ -40,10 +40,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from accounts.models import User
-from booking.models import Booking, Service
+from booking.models import Booking
 from caldav_server.store import CalendarStore
 from consult.config import Settings
 from consult.db import transaction_memo, utcnow
+from consult.services import Port
 from sync.errors import SourceError, SyncTokenExpired
 from sync.events import HISTORY
 from sync.mirror import (
@@ -71,8 +72,8 @@ from sync.sources import (
     FetchResult,
     Limits,
     SourceConfig,
-    source_for,
 )
+from sync.sources.adapters import source_for
 
 __all__ = [
     "KIND_LABELS",
@@ -144,32 +145,37 @@ def limits_for(settings: Settings, deadline: float | None = None) -> Limits:
 
 # --- single flight -------------------------------------------------------------------
 
-_flights: dict[tuple[str, int], threading.Lock] = {}
-_flights_lock = threading.Lock()
+
+class SingleFlight:
+    """One sync per connection at a time in this process (one per platform)."""
+
+    def __init__(self) -> None:
+        self._locks: dict[int, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def enter(self, connection_id: int, wait_seconds: float, *, then_run: bool) -> Iterator[bool]:
+        """Yields True when this thread may sync the connection now. When another
+        thread is syncing it, wait for it (up to ``wait_seconds``); then, with
+        ``then_run``, sync after it (a "sync now" must see changes made after the
+        click), else yield False (a booking is served by a sync that started a
+        moment ago)."""
+        with self._lock:
+            lock = self._locks.setdefault(connection_id, threading.Lock())
+        acquired = lock.acquire(blocking=False)
+        if not acquired:
+            acquired = lock.acquire(timeout=max(0.0, wait_seconds))
+            if acquired and not then_run:
+                lock.release()
+                acquired = False
+        try:
+            yield acquired
+        finally:
+            if acquired:
+                lock.release()
 
 
-@contextlib.contextmanager
-def _single_flight(key: tuple[str, int], wait_seconds: float, *, then_run: bool) -> Iterator[bool]:
-    """One sync per connection ``key`` (database URL, id) at a time in this process.
-
-    Yields True when this thread may sync now. When another thread is syncing the
-    connection, wait for it (up to ``wait_seconds``); then, with ``then_run``, sync
-    after it (a "sync now" must see changes made after the click), else yield False
-    (a booking is served by a sync that started a moment ago).
-    """
-    with _flights_lock:
-        lock = _flights.setdefault(key, threading.Lock())
-    acquired = lock.acquire(blocking=False)
-    if not acquired:
-        acquired = lock.acquire(timeout=max(0.0, wait_seconds))
-        if acquired and not then_run:
-            lock.release()
-            acquired = False
-    try:
-        yield acquired
-    finally:
-        if acquired:
-            lock.release()
+SYNC_FLIGHTS: Port[SingleFlight] = Port("sync.flights")
 
 
 # --- the three stages ------------------------------------------------------------------
@@ -407,15 +413,18 @@ def _record_failure(
 # --- entry points ----------------------------------------------------------------------
 
 
-def run_sync(scope: SessionScope, settings: Settings, connection_id: int) -> SyncOutcome:
+def run_sync(
+    scope: SessionScope, settings: Settings, flights: SingleFlight, connection_id: int
+) -> SyncOutcome:
     """Sync one connection now; returns what happened (never raises for the source's
     failures). ``scope()`` opens a session that commits when the block ends."""
-    return run_syncs(scope, settings, [connection_id])[0]
+    return run_syncs(scope, settings, flights, [connection_id])[0]
 
 
 def run_syncs(
     scope: SessionScope,
     settings: Settings,
+    flights: SingleFlight,
     connection_ids: Sequence[int],
     *,
     wait_until: float | None = None,
@@ -432,15 +441,14 @@ def run_syncs(
     """
     limits = limits_for(settings)
     outcomes: dict[int, SyncOutcome] = {}
-    with contextlib.ExitStack() as flights:
+    with contextlib.ExitStack() as entered:
         runs: list[_Run] = []
         for connection_id in connection_ids:
             # A booking waits for a sync of the same calendar already running in this
             # process and trusts it; a job waits for it and then syncs again.
-            key = (str(settings.database.url), connection_id)
             limit = (wait_until if wait_until is not None else limits.deadline) - time.monotonic()
-            flight = _single_flight(key, limit, then_run=wait_until is None)
-            leader = flights.enter_context(flight)
+            flight = flights.enter(connection_id, limit, then_run=wait_until is None)
+            leader = entered.enter_context(flight)
             if not leader:
                 outcomes[connection_id] = SyncOutcome(
                     connection_id, SKIPPED, "Another sync of this calendar was running."
@@ -546,8 +554,14 @@ def stale_connections(
 HAS_CONNECTIONS = "sync.has_connections"
 
 
-def sync_before_booking(session: Session, service: Service, professional: User) -> None:
-    """Pre-booking hook (:func:`booking.bookings.add_pre_booking_hook`): sync the
+def sync_before_booking(
+    session: Session,
+    professional_id: int,
+    settings: Settings,
+    flights: SingleFlight,
+    background: SessionScope,
+) -> None:
+    """The ``before_booking`` hook: sync the
     professional's calendars whose last attempt is older than
     ``[sync] max_age_before_booking_seconds``, waiting at most
     ``pre_booking_timeout_seconds``, so the booking's check sees fresh busy time.
@@ -557,13 +571,10 @@ def sync_before_booking(session: Session, service: Service, professional: User) 
     the background. Never raises: a calendar that cannot be synced is recorded as
     failed and the booking goes on with the mirror as it is.
     """
-    from runtime.worker import job_database, job_settings
-
     try:
-        settings = job_settings()
         now = utcnow()
         max_age = timedelta(seconds=int(settings.sync.max_age_before_booking_seconds))
-        stale = stale_connections(session, professional.id, now, max_age)
+        stale = stale_connections(session, professional_id, now, max_age)
         if not stale:
             return
         wait_until = time.monotonic() + float(settings.sync.pre_booking_timeout_seconds)
@@ -571,10 +582,11 @@ def sync_before_booking(session: Session, service: Service, professional: User) 
         run_syncs(
             lambda: borrowed(session),
             settings,
+            flights,
             stale,
             wait_until=wait_until,
-            background=job_database().session,
+            background=background,
         )
     except Exception:
-        log.exception("calendar sync before a booking with professional %s failed", professional.id)
+        log.exception("calendar sync before a booking with professional %s failed", professional_id)
         session.rollback()

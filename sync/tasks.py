@@ -14,24 +14,30 @@ enqueued under a job id naming its time slot, so two chains (two app processes
 started, a worker restarted) enqueue the same id and rq keeps one. It stops when no
 calendar is connected and starts again with the next connection or app start.
 
-Jobs take ids, open their own sessions and are idempotent (rq retries them). Each
-first installs the booking layer's store listeners, so mirror writes made in an rq
-worker update the busy-time index as writes made in the app do.
+Jobs are handed the platform and ids, open their own sessions and are idempotent
+(rq retries them). Mirror writes go through the platform's database, so they update
+the busy-time index in a worker as in the app.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import threading
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
 
-from consult.jobs import JobQueue, create_job_queue
-from runtime.worker import job_database, job_settings
+from consult.config import Settings
+from consult.jobs import JobQueue
+from consult.platform import Platform
+from sync.errors import SourceError
 from sync.models import AUTHORIZING, ExternalCalendar, ExternalCalendarPush
+from sync.secrets import open_secret
+from sync.sources import Credentials, SourceConfig
+from sync.sources.adapters import source_for
+from sync.syncing import SYNC_FLIGHTS, limits_for, run_sync
+from sync.writeback import push_booking
 
 __all__ = [
     "dispatch_due_job",
@@ -41,67 +47,34 @@ __all__ = [
     "push_booking_job",
     "revoke_grant_job",
     "schedule_dispatch",
-    "set_job_queue",
     "sync_calendar_job",
 ]
 
 log = logging.getLogger(__name__)
 
 _BATCH = 200
-_queue: JobQueue | None = None
-_queue_lock = threading.Lock()
 
 
-def set_job_queue(queue: JobQueue | None) -> None:
-    """Use ``queue`` for the jobs this package enqueues (the app's; ``None``: make one
-    from the process settings, as in an rq worker)."""
-    global _queue
-    with _queue_lock:
-        _queue = queue
-
-
-def job_queue() -> JobQueue:
-    """The queue jobs are enqueued on in this process."""
-    global _queue
-    with _queue_lock:
-        if _queue is None:
-            _queue = create_job_queue(job_settings().redis.url)
-        return _queue
-
-
-def _install() -> None:
-    import booking
-
-    booking.install()
-
-
-def sync_calendar_job(connection_id: int) -> str:
+def sync_calendar_job(platform: Platform, connection_id: int) -> str:
     """Sync one connection now; returns the outcome's status."""
-    from sync.syncing import run_sync
-
-    _install()
-    database = job_database()
-    outcome = run_sync(database.session, job_settings(), connection_id)
+    outcome = run_sync(
+        platform.database.session,
+        platform.settings,
+        platform.find(SYNC_FLIGHTS),
+        connection_id,
+    )
     return outcome.status
 
 
-def push_booking_job(push_id: int) -> str:
+def push_booking_job(platform: Platform, push_id: int) -> str:
     """Push one pending booking change; returns the outcome's status."""
-    from sync.writeback import push_booking
-
-    _install()
-    return push_booking(job_database(), job_settings(), push_id).status
+    return push_booking(platform.database, platform.settings, push_id).status
 
 
-def revoke_grant_job(kind: str, sealed_secret: str) -> str:
+def revoke_grant_job(platform: Platform, kind: str, sealed_secret: str) -> str:
     """Revoke the grant held by a removed connection (where the provider allows it).
     Failures are logged: the tokens are deleted here anyway."""
-    from sync.errors import SourceError
-    from sync.secrets import open_secret
-    from sync.sources import Credentials, SourceConfig, source_for
-    from sync.syncing import limits_for
-
-    settings = job_settings()
+    settings = platform.settings
     try:
         credentials = Credentials(open_secret(settings.app.secret_key, sealed_secret))
         config = SourceConfig(
@@ -119,43 +92,43 @@ def revoke_grant_job(kind: str, sealed_secret: str) -> str:
     return "revoked"
 
 
-def enqueue_sync(connection_id: int, queue: JobQueue | None = None) -> None:
+def enqueue_sync(queue: JobQueue, connection_id: int) -> None:
     """Run :func:`sync_calendar_job` for the connection as soon as a worker is free."""
-    # Ids go as keywords, which read clearly in rq's job listings.
-    (queue or job_queue()).enqueue(sync_calendar_job, connection_id=connection_id)
+    queue.enqueue(sync_calendar_job, connection_id=connection_id)
 
 
-def enqueue_revoke(kind: str, sealed_secret: str, queue: JobQueue | None = None) -> None:
+def enqueue_revoke(queue: JobQueue, kind: str, sealed_secret: str) -> None:
     """Run :func:`revoke_grant_job` for a removed connection's (still sealed) secret."""
-    (queue or job_queue()).enqueue(revoke_grant_job, kind=kind, sealed_secret=sealed_secret)
+    queue.enqueue(revoke_grant_job, kind=kind, sealed_secret=sealed_secret)
 
 
-def enqueue_push(push_id: int, queue: JobQueue | None = None) -> None:
+def enqueue_push(queue: JobQueue, push_id: int) -> None:
     """Run :func:`push_booking_job` for the push as soon as a worker is free."""
-    (queue or job_queue()).enqueue(push_booking_job, push_id=push_id)
+    queue.enqueue(push_booking_job, push_id=push_id)
 
 
-def schedule_dispatch(queue: JobQueue | None = None, now: datetime | None = None) -> str | None:
+def schedule_dispatch(
+    queue: JobQueue, settings: Settings, now: datetime | None = None
+) -> str | None:
     """Enqueue the dispatcher for the next tick (idempotent per tick); returns its job
     id, or ``None`` when periodic sync is off (``dispatch_seconds = 0``)."""
-    tick = int(job_settings().sync.dispatch_seconds)
+    tick = int(settings.sync.dispatch_seconds)
     if tick <= 0:
         return None
     now = now or datetime.now(UTC)
     slot = math.floor(now.timestamp() / tick) + 1
     at = datetime.fromtimestamp(slot * tick, UTC)
     job_id = f"calendar-sync-dispatch-{tick}-{slot}"
-    (queue or job_queue()).enqueue(dispatch_due_job, at=at, job_id=job_id)
+    queue.enqueue(dispatch_due_job, at=at, job_id=job_id)
     return job_id
 
 
-def dispatch_due_job() -> int:
+def dispatch_due_job(platform: Platform) -> int:
     """Claim and enqueue what is due (see the module docstring); returns how many jobs
     were enqueued."""
-    _install()
-    settings = job_settings()
-    database = job_database()
-    queue = job_queue()
+    settings = platform.settings
+    database = platform.database
+    queue = platform.jobs
     now = datetime.now(UTC)
     lease = timedelta(minutes=int(settings.sync.interval_minutes))
     claimed: list[int] = []
@@ -203,11 +176,11 @@ def dispatch_due_job() -> int:
                 pushes.append(push_id)
         connected = session.scalar(select(func.count()).select_from(ExternalCalendar))
     for connection_id in claimed:
-        enqueue_sync(connection_id, queue)
+        enqueue_sync(queue, connection_id)
     for push_id in pushes:
-        enqueue_push(push_id, queue)
+        enqueue_push(queue, push_id)
     if connected:
-        schedule_dispatch(queue, now)
+        schedule_dispatch(queue, settings, now)
     else:
         log.info("no calendars connected: the sync dispatcher stops until one is")
     return len(claimed) + len(pushes)

@@ -2,7 +2,7 @@
 chose, updated when the booking moves and deleted when it is cancelled.
 
 The booking transaction only records the intent (:func:`on_booking_changed`, a
-:func:`booking.events.subscribe` subscriber): an ``external_calendar_push`` row with
+``booking_changed`` hook): an ``external_calendar_push`` row with
 ``pending`` set and its ``change_seq`` bumped. After the commit a job pushes it
 (:func:`push_booking`), reading the booking as it is *then*, so a push that runs
 late or twice still writes the right thing. A failed push is retried with backoff
@@ -14,7 +14,6 @@ calendar).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -23,11 +22,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from accounts.models import User
-from booking.events import BookingChanged
 from booking.models import Booking
 from consult.config import Settings
 from consult.db import Database, transaction_memo, utcnow
-from consult.handoff import CommitHandOff
+from consult.handoff import note
+from consult.hookspecs import BookingChanged
 from sync.errors import SourceError
 from sync.models import (
     AUTHORIZING,
@@ -38,34 +37,17 @@ from sync.models import (
     ExternalCalendarPush,
 )
 from sync.secrets import open_secret, seal_secret
-from sync.sources import Credentials, PushEvent, SourceConfig, source_for
+from sync.sources import Credentials, PushEvent, SourceConfig
+from sync.sources.adapters import source_for
 from sync.syncing import HAS_CONNECTIONS, limits_for, next_run
 
-__all__ = ["PushOutcome", "on_booking_changed", "push_booking", "set_enqueue"]
+__all__ = ["PUSHES_KEY", "PushOutcome", "on_booking_changed", "push_booking"]
 
 log = logging.getLogger(__name__)
 
-_enqueue: Callable[[int], None] | None = None
-
-
-def set_enqueue(enqueue: Callable[[int], None] | None) -> None:
-    """Tell the subscriber how to start a push job after the booking commits."""
-    global _enqueue
-    _enqueue = enqueue
-    _handoff.listen()
-
-
-def _enqueue_pushes(push_ids: Sequence[int]) -> None:
-    if _enqueue is None:
-        return  # the dispatcher picks the pushes up
-    for push_id in push_ids:
-        try:
-            _enqueue(push_id)
-        except Exception:  # Redis down: the dispatcher retries from the database
-            log.exception("could not enqueue the push of %s", push_id)
-
-
-_handoff = CommitHandOff[int]("calendar pushes", _enqueue_pushes)
+# Where a session keeps the ids of pushes it recorded, for a job after the commit
+# (sync.include hands them to sync.tasks.enqueue_push).
+PUSHES_KEY = "sync.pushes"
 
 
 def on_booking_changed(session: Session, change: BookingChanged) -> None:
@@ -109,7 +91,7 @@ def on_booking_changed(session: Session, change: BookingChanged) -> None:
     if pushes:
         session.flush()
         for push in pushes:
-            _handoff.note(session, push.id)
+            note(session, PUSHES_KEY, push.id)
 
 
 @dataclass(frozen=True)

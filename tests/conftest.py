@@ -1,41 +1,47 @@
 """Shared fixtures: real PostgreSQL and Redis, a migrated database per test run,
-the Flask app, a live threaded server, and account factories.
+a platform per test, the Flask app, a live threaded server, and account factories.
 
 Layers (as in Flask's tutorial): ``db_backend`` → ``database_url`` → ``settings``
-→ ``app`` → ``client`` / ``live_server``. Tables are emptied before each test
-rather than rolled back, because live-server tests talk to the database from
-other threads and processes.
+→ ``platform`` (its ``database``) → ``app`` → ``client`` / ``auth``; ``live_server``
+runs an app of its own. Tables are emptied before each test rather than rolled
+back, because live-server tests talk to the database from other threads and
+processes.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
-import socket
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis as redis_lib
 import sqlalchemy as sa
-from werkzeug.serving import BaseWSGIServer, make_server
+from sqlalchemy.pool import NullPool
 
-from consult.config import Settings, load_settings
-from consult.db import Database, forget_database, get_database
+from consult.config import Settings
+from consult.db import Database
+from consult.platform import Platform
 from runtime.migrate import upgrade
 from runtime.models import metadata
-
-PG_ADMIN_URL = os.environ.get(
-    "CONSULT_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+from runtime.platform import create_platform
+from tests.helpers import (
+    PG_ADMIN_URL,
+    REDIS_BASE_URL,
+    TEST_PASSWORD,
+    TEST_SECRET_KEY,
+    AuthActions,
+    LiveServer,
+    make_settings,
+    start_live_server,
 )
-REDIS_BASE_URL = os.environ.get("CONSULT_TEST_REDIS_URL", "redis://127.0.0.1:6379")
-TEST_SECRET_KEY = "test-secret-key-" + "x" * 32
-TEST_PASSWORD = "correct horse battery"
+from web import build_app
+
+__all__ = ["TEST_PASSWORD", "TEST_SECRET_KEY", "LiveServer", "make_settings", "start_live_server"]
 
 
 def _run_id(config: pytest.Config) -> str:
@@ -66,7 +72,6 @@ def pg_server_url(pytestconfig: pytest.Config) -> Iterator[str]:
     upgrade(engine)
     engine.dispose()
     yield url
-    forget_database(url)
     with admin.connect() as connection:
         connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
@@ -80,7 +85,6 @@ def sqlite_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     upgrade(engine)
     engine.dispose()
     yield url
-    forget_database(url)
 
 
 @pytest.fixture(params=["postgresql"])
@@ -90,15 +94,17 @@ def db_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def empty_all_tables(database: Database) -> None:
+def empty_all_tables(url: str) -> None:
     tables = [table for table in reversed(metadata.sorted_tables)]
-    with database.engine.begin() as connection:
+    engine = sa.create_engine(url, poolclass=NullPool)
+    with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             names = ", ".join(f'"{table.name}"' for table in tables)
             connection.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
         else:
             for table in tables:
                 connection.execute(table.delete())
+    engine.dispose()
 
 
 @pytest.fixture
@@ -106,20 +112,8 @@ def database_url(request: pytest.FixtureRequest, db_backend: str) -> str:
     """A migrated database whose tables are all empty at the start of the test."""
     fixture = "pg_server_url" if db_backend == "postgresql" else "sqlite_server_url"
     url = str(request.getfixturevalue(fixture))
-    empty_all_tables(get_database(url))
+    empty_all_tables(url)
     return url
-
-
-@pytest.fixture
-def database(database_url: str) -> Database:
-    return get_database(database_url)
-
-
-@pytest.fixture
-def db_session(database: Database) -> Iterator[Any]:
-    """A session on the test database, committed when the test ends without error."""
-    with database.session() as session:
-        yield session
 
 
 # --- redis -------------------------------------------------------------------------
@@ -163,31 +157,13 @@ def redis_url(redis_db_number: int) -> Iterator[str]:
     connection.close()
 
 
-# --- settings and app -----------------------------------------------------------------
-
-
-def make_settings(
-    tmp_path: Path, database_url: str, base_url: str = "http://127.0.0.1:8000", **sections: Any
-) -> Settings:
-    """Settings for tests: no config file, no environment, explicit overrides."""
-    overrides: dict[str, dict[str, Any]] = {
-        "app": {
-            "data_dir": str(tmp_path / "data"),
-            "base_url": base_url,
-            "secret_key": TEST_SECRET_KEY,
-            "auto_migrate": "false",
-        },
-        "database": {"url": database_url},
-        "redis": {"url": ""},
-    }
-    for section, values in sections.items():
-        overrides.setdefault(section, {}).update(values)
-    return load_settings(config_file=os.devnull, environ={}, overrides=overrides)
+# --- settings, platform and app ------------------------------------------------------
 
 
 @pytest.fixture
 def settings_overrides() -> dict[str, dict[str, Any]]:
-    """Override in a test module to change settings for its ``app`` and ``live_server``."""
+    """Override in a test module to change settings for its ``platform``, ``app`` and
+    ``live_server``."""
     return {}
 
 
@@ -199,13 +175,31 @@ def settings(
 
 
 @pytest.fixture
-def app(settings: Settings) -> Iterator[Any]:
-    from web import create_app, shutdown_app
+def platform(settings: Settings) -> Iterator[Platform]:
+    """The test's platform (every package included, background threads running),
+    shared by ``database``, ``app`` and ``client``; shut down after the test."""
+    built = create_platform(settings, "web").start()
+    yield built
+    built.shutdown()
 
-    application = create_app(settings)
+
+@pytest.fixture
+def database(platform: Platform) -> Database:
+    return platform.database
+
+
+@pytest.fixture
+def db_session(database: Database) -> Iterator[Any]:
+    """A session on the test database, committed when the test ends without error."""
+    with database.session() as session:
+        yield session
+
+
+@pytest.fixture
+def app(platform: Platform) -> Any:
+    application = build_app(platform)
     application.config.update(TESTING=True)
-    yield application
-    shutdown_app(application)
+    return application
 
 
 @pytest.fixture
@@ -213,42 +207,14 @@ def client(app: Any) -> Any:
     return app.test_client()
 
 
+@pytest.fixture
+def auth(client: Any, database: Database) -> AuthActions:
+    """Sign in on ``client``'s pages (``auth.login(user)``) or get API headers
+    (``auth.headers(user)``)."""
+    return AuthActions(client, database)
+
+
 # --- live server ------------------------------------------------------------------------
-
-
-@dataclass
-class LiveServer:
-    url: str
-    app: Any
-    settings: Settings
-    server: BaseWSGIServer
-
-    def stop(self) -> None:
-        from web import shutdown_app
-
-        self.server.shutdown()
-        self.server.server_close()
-        shutdown_app(self.app)
-
-
-def start_live_server(settings_factory: Callable[[str], Settings]) -> LiveServer:
-    """Bind a free port first, so the app's base_url can name it, then serve in a thread."""
-    from web import create_app
-
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    settings = settings_factory(url)
-    application = create_app(settings)
-    server = make_server("127.0.0.1", port, application, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    return LiveServer(url, application, settings, server)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

@@ -6,10 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from accounts.models import User
-from accounts.services import issue_tokens
 from consult.db import Database
-from tests.conftest import TEST_SECRET_KEY
+from tests.helpers import bearer
 
 WORKWEEK = {
     "mon": [["09:00", "17:00"]],
@@ -20,15 +18,6 @@ WORKWEEK = {
     "sat": [],
     "sun": [],
 }
-
-
-def bearer(database: Database, user: Any, secret_key: str = TEST_SECRET_KEY) -> dict[str, str]:
-    """Authorization headers for ``user`` (minted directly, no login round trip)."""
-    with database.session() as session:
-        account = session.get(User, user.id)
-        assert account is not None
-        pair = issue_tokens(session, account, secret_key, timedelta(minutes=30), timedelta(days=1))
-    return {"Authorization": f"Bearer {pair.access_token}"}
 
 
 def next_weekday(weekday: int, *, zone: str = "Europe/Berlin", weeks_ahead: int = 1) -> date:

@@ -9,3 +9,43 @@ with ``consult video``) and the message thread of each booking
 (:mod:`video.notify`). The pages, the room WebSocket and the API are in
 :mod:`web.video` and :mod:`web.api.video`.
 """
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from consult.hookspecs import ErrorStatuses, hookimpl
+from consult.platform import Platform
+from notifications.service import NOTIFIER
+from video.errors import HTTP_STATUS
+from video.notify import TEMPLATE_FOLDER
+from video.services import VIDEO, create_services
+
+__all__ = ["VIDEO", "include"]
+
+
+class VideoHooks:
+    @hookimpl
+    def notification_templates(self) -> Sequence[Path]:
+        return [TEMPLATE_FOLDER]
+
+    @hookimpl
+    def error_statuses(self) -> ErrorStatuses:
+        return HTTP_STATUS
+
+
+def include(platform: Platform) -> None:
+    """Wire video into ``platform``: its services (built on first use) and the
+    new-message emails' templates."""
+    platform.services.register(
+        VIDEO, lambda: create_services(platform.settings, platform.find(NOTIFIER))
+    )
+
+    def close_bus() -> None:
+        services = platform.services.find_built(VIDEO)
+        if services is not None:
+            services.bus.close()
+
+    platform.on_shutdown(close_bus)
+    platform.register(VideoHooks(), "video")

@@ -14,7 +14,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from types import MappingProxyType
 
 
 class VideoError(Exception):
@@ -70,3 +72,16 @@ class RelayError(VideoError):
 class RelayFull(RelayError):
     message = "The media relay is busy right now."
     code = "relay_full"
+
+
+# What each error means over HTTP: (status, machine-readable code).
+HTTP_STATUS: Mapping[type[Exception], tuple[int, str]] = MappingProxyType(
+    {
+        RoomNotFound: (404, "not_found"),
+        RoomNotOpen: (409, "not_open"),
+        RoomClosed: (409, "room_closed"),
+        InvalidJoinToken: (401, "invalid_token"),
+        InvalidMessage: (422, "validation_error"),
+        RelayError: (503, "relay_unavailable"),
+    }
+)

@@ -1,7 +1,7 @@
 """Emails about new messages for people who are not in the room, batched.
 
 A message to someone who is not connected to the booking's room becomes one
-"new_messages" notification in the outbox (``notifications``), keyed per
+"new_messages" notification in the outbox (:mod:`notifications`), keyed per
 booking, recipient and window of ``message_email_delay`` minutes: however many
 messages arrive in a window, the outbox sends one email, at the end of the delay.
 The email names the sender and links to the thread; it never quotes the messages
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from accounts.models import User
 from booking.models import Booking
+from notifications.service import Notifier
 from video.bus import SignalBus
 from video.config import VideoConfig
 from video.models import Message
@@ -28,13 +29,6 @@ KIND = "new_messages"
 TEMPLATE_FOLDER = Path(__file__).resolve().parent.parent / "web" / "templates" / "video" / "email"
 
 
-def register_templates() -> None:
-    """Make the outbox find the ``new_messages`` templates (idempotent)."""
-    from notifications import register_template_folder
-
-    register_template_folder(TEMPLATE_FOLDER)
-
-
 def batch_key(booking_id: int, recipient_id: int, message: Message, config: VideoConfig) -> str:
     """The idempotency key shared by every message of one email batch."""
     window = int(message.created_at.timestamp() // config.message_email_delay.total_seconds())
@@ -42,13 +36,16 @@ def batch_key(booking_id: int, recipient_id: int, message: Message, config: Vide
 
 
 def queue_message_email(
-    session: Session, config: VideoConfig, bus: SignalBus, booking: Booking, message: Message
+    session: Session,
+    notifier: Notifier,
+    config: VideoConfig,
+    bus: SignalBus,
+    booking: Booking,
+    message: Message,
 ) -> bool:
     """Record an email to the other participant about ``message`` unless they are in
     the room right now. Runs in the message's transaction. Returns True when queued
     (or merged into the batch already queued for this window)."""
-    from notifications import notify
-
     recipient_id = (
         booking.client_id
         if message.sender_id == booking.professional_id
@@ -57,7 +54,7 @@ def queue_message_email(
     if bus.is_present(presence_key(booking.id, recipient_id)):
         return False
     sender = session.get(User, message.sender_id)
-    notify(
+    notifier.notify(
         session,
         recipient_id=recipient_id,
         kind=KIND,

@@ -47,6 +47,7 @@ from aiortc.sdp import candidate_from_sdp
 from av import AudioFrame, VideoFrame
 
 from video.config import VideoConfig
+from video.errors import RelayFull
 
 log = logging.getLogger(__name__)
 
@@ -199,10 +200,6 @@ class RelayedTrack(MediaStreamTrack):
         super().stop()
 
 
-class RelayFullError(Exception):
-    pass
-
-
 class Relay:
     """The relay's state: rooms, peers, load. Methods run on one event loop."""
 
@@ -223,11 +220,11 @@ class Relay:
 
     async def offer(self, room_id: int, role: str, session_id: str, sdp: str) -> str:
         """Answer ``sdp`` for ``role`` in ``room_id``, replacing its previous peer.
-        Raises :class:`RelayFullError` when a new session would exceed the cap."""
+        Raises :class:`RelayFull` when a new session would exceed the cap."""
         room = self.rooms.get(room_id)
         if (room is None or not room.peers) and self.sessions >= self.config.relay_max_sessions:
             self.load.refused_total += 1
-            raise RelayFullError()
+            raise RelayFull()
         if room is None:
             room = self.rooms[room_id] = RelayRoom(room_id)
         if not room.peers:
@@ -388,7 +385,7 @@ def create_web_app(relay: Relay) -> web.Application:
             return _error(400, "bad_sdp", "Send the browser's SDP offer.")
         try:
             answer = await relay.offer(room, role, data["session"], data["sdp"])
-        except RelayFullError:
+        except RelayFull:
             return _error(503, "relay_full", "The relay is at its session cap.")
         except ValueError as error:
             return _error(400, "bad_sdp", f"The offer could not be used: {error}")

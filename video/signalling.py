@@ -51,6 +51,7 @@ from video.bus import SignalBus, Subscription
 from video.config import VideoConfig
 from video.errors import InvalidMessage, RelayError, RoomClosed, RoomNotOpen, VideoError
 from video.ice import peer_ice_config, relay_ice_config
+from video.messages import mark_read, participant_names, post_message, thread_booking, view_of
 from video.relay_client import RelayPort
 from video.rooms import Role, check_room_access
 from video.tokens import read_join_token
@@ -351,7 +352,6 @@ class RoomConnection:
             self._publish({"type": "restart-ice", "from": me.peer_id, "to": other.peer_id})
 
     def _chat(self, message: dict[str, Any]) -> None:
-        from video.messages import participant_names, post_message, thread_booking, view_of
 
         assert self.me is not None
         nonce = message.get("nonce") if isinstance(message.get("nonce"), str) else None
@@ -388,7 +388,6 @@ class RoomConnection:
         )
 
     def _read(self, message: dict[str, Any]) -> None:
-        from video.messages import mark_read, thread_booking
 
         up_to = message.get("up_to")
         if isinstance(up_to, bool) or not isinstance(up_to, int) or up_to < 0:

@@ -1,145 +1,105 @@
 """The Flask application: pages for clients and professionals, the JSON API
 under ``/api/v1``, and the embedded CalDAV server mounted at ``/dav``.
 
-:func:`create_app` is the only entry point; nothing happens at import time.
+:func:`build_app` makes the app for a platform (the composition root,
+:func:`runtime.create_app`, calls it); nothing happens at import time. Every
+feature's web layer lives here, one module (or package) per feature, each with an
+``init_app(app, platform)`` when it needs more than its blueprint.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 from flask import Flask
 
-from consult.config import Settings, load_settings
-from consult.db import get_database
-from consult.jobs import create_job_queue
-from runtime.worker import set_job_settings
+from consult.platform import Platform
+from directory import profiles
+from web import (
+    accounts,
+    booking_pages,
+    dav,
+    errors,
+    extensions,
+    external_calendars,
+    feeds,
+    home,
+    notifications,
+    payments,
+    session,
+    video,
+)
+from web.api import (
+    auth,
+    bookings,
+    feed,
+    professionals,
+    scheduling,
+)
+from web.api import external_calendars as api_external_calendars
+from web.api import notifications as api_notifications
+from web.api import payments as api_payments
+from web.api import video as api_video
+from web.api.blueprint import bp as api_bp
+from web.pages import helpers, pro, pro_calendar, pro_hours, pro_profile, pro_services, public
 
-log = logging.getLogger(__name__)
+# The modules that only add routes to a blueprint (web.api's bp, pages' pro.bp).
+ROUTE_MODULES = (
+    *(auth, bookings, feed, professionals, scheduling, api_external_calendars),
+    *(api_notifications, api_payments, api_video),
+    *(pro_calendar, pro_hours, pro_profile, pro_services),
+)
+
+__all__ = ["build_app"]
 
 
-def create_app(settings: Settings | None = None) -> Flask:
-    """Build the app from ``settings`` (loaded from config.ini and the environment
-    when not given). Applies migrations first when ``[app] auto_migrate`` is on."""
-    settings = settings or load_settings()
-    _configure_logging(settings)
+def build_app(platform: Platform) -> Flask:
+    """The web app of ``platform``: its settings, its database, its services."""
+    settings = platform.settings
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    secure = _secure_cookies(platform)
     app.config.update(
         SECRET_KEY=settings.app.secret_key,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=_secure_cookies(settings),
+        SESSION_COOKIE_SECURE=secure,
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
-        REMEMBER_COOKIE_SECURE=_secure_cookies(settings),
+        REMEMBER_COOKIE_SECURE=secure,
         PERMANENT_SESSION_LIFETIME=timedelta(days=14),
         # Forms and JSON bodies are small; uploads set their own limit per route.
         MAX_CONTENT_LENGTH=8 * 1024 * 1024,
         WTF_CSRF_TIME_LIMIT=None,
         PREFERRED_URL_SCHEME="https" if settings.app.base_url.startswith("https") else "http",
     )
-    database = get_database(settings.database.url, settings.database.pool_size)
-    if settings.app.auto_migrate:
-        from runtime.migrate import upgrade
-
-        upgrade(database.engine)
-    app.extensions["consult.settings"] = settings
-    app.extensions["consult.database"] = database
-    app.extensions["consult.jobs"] = create_job_queue(settings.redis.url)
-    # Stop functions of background threads this app started (see shutdown_app).
-    app.extensions["consult.shutdown"] = []
-    shutdown = getattr(app.extensions["consult.jobs"], "shutdown", None)
-    if shutdown is not None:
-        on_shutdown(app, shutdown)
-    set_job_settings(settings)
-
-    import booking
-    from web import accounts, api, booking_pages, dav, errors, extensions, feeds, home, session
-    from web.pages import init_app as init_pages
-
-    booking.install()
-
-    extensions.init_app(app)
+    app.extensions["consult.platform"] = platform
+    csrf = extensions.init_app(app)
     session.init_app(app)
-    errors.init_app(app)
-    from web import video
-
-    video.init_app(app)  # before api.bp is registered: it adds API routes
-    from web import payments
-
-    payments.init_app(app)  # gateway, pay pages, webhook, jobs; before api.bp (API routes)
+    errors.init_app(app, platform)
+    video.init_app(app)
+    payments.init_app(app, platform, csrf)
     app.register_blueprint(home.bp)
     app.register_blueprint(accounts.bp)
-    app.register_blueprint(api.bp)
+    csrf.exempt(api_bp)  # bearer tokens: browsers never attach them on their own
+    app.register_blueprint(api_bp)
     app.register_blueprint(feeds.bp)
     app.register_blueprint(booking_pages.bp)
-    init_pages(app)
-    dav.init_app(app, settings)
-    from web import notifications
-
-    notifications.init_app(app)  # sender, pages, the bell's unread count
-    from web import external_calendars
-
-    external_calendars.init_app(app)  # calendar sync: page, OAuth callback, jobs, hooks
-
-    if settings.app.maintenance_minutes and app.extensions["consult.jobs"].backend != "rq":
-        # No worker without Redis: the app keeps the calendar indexes ahead of time.
-        from runtime.maintenance import PeriodicRunner, run_maintenance
-
-        runner = PeriodicRunner(
-            lambda: run_maintenance(database), settings.app.maintenance_minutes * 60, "maintenance"
-        ).start()
-        on_shutdown(app, runner.stop)
-
-    _log_startup(settings, app)
+    app.register_blueprint(public.bp)
+    app.register_blueprint(pro.bp)
+    app.add_template_global(public.photo_url, "photo_url")
+    app.add_template_global(profiles.initials, "initials")
+    for name, function in helpers.template_helpers().items():
+        app.add_template_global(function, name)
+    dav.init_app(app, platform)
+    notifications.init_app(app)
+    app.register_blueprint(external_calendars.bp)
     return app
 
 
-def on_shutdown(app: Flask, stop: Callable[[], None]) -> None:
-    """Register ``stop`` to run when the app is shut down (its background threads)."""
-    app.extensions["consult.shutdown"].append(stop)
-
-
-def shutdown_app(app: Flask) -> None:
-    """Stop what the app started in the background, newest first. For tests and for
-    servers that embed the app; a process that exits needs nothing."""
-    for stop in reversed(app.extensions.get("consult.shutdown", [])):
-        try:
-            stop()
-        except Exception:  # one failing stop must not keep the others running
-            log.exception("stopping %r failed", stop)
-    app.extensions["consult.shutdown"] = []
-
-
-def _secure_cookies(settings: Settings) -> bool:
+def _secure_cookies(platform: Platform) -> bool:
+    settings = platform.settings
     mode = settings.auth.secure_cookies
     if mode == "auto":
         return bool(settings.app.base_url.startswith("https://"))
     return bool(mode == "true")
-
-
-def _configure_logging(settings: Settings) -> None:
-    level = getattr(logging, settings.app.log_level.upper())
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("consult").setLevel(level)
-    logging.getLogger("web").setLevel(level)
-    # Radicale logs every request at INFO; keep that for debugging only.
-    logging.getLogger("radicale").setLevel(level if level <= logging.DEBUG else logging.WARNING)
-
-
-def _log_startup(settings: Settings, app: Any) -> None:
-    read = ", ".join(settings.files_read) or "none"
-    log.info("config files read: %s", read)
-    for line in settings.describe():
-        log.debug("%s", line)
-    database = app.extensions["consult.database"]
-    log.info(
-        "database: %s; jobs: %s; calendars: plugins.storage on the same database",
-        database.engine.url.render_as_string(hide_password=True),
-        app.extensions["consult.jobs"].backend,
-    )

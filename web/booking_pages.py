@@ -20,6 +20,7 @@ from booking.catalog import parse_datetime
 from booking.errors import BookingError
 from booking.icalendar_events import Attendee, build_booking_event
 from booking.intervals import Interval
+from booking.links import booking_from_manage_token
 from booking.models import Booking
 from consult.db import utcnow
 from web.forms import EmptyForm
@@ -244,8 +245,6 @@ def booking_ics(booking_id: int) -> Any:
 @bp.route("/manage/<token>", methods=["GET", "POST"])
 def manage(token: str) -> Any:
     """The booking behind a signed email link, with cancel and reschedule, without signing in."""
-    from booking.links import booking_from_manage_token
-
     session = get_session()
     booking = booking_from_manage_token(session, token, get_settings().app.secret_key)
     if booking is None:

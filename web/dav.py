@@ -7,8 +7,8 @@ from typing import Any
 
 from flask import Flask, redirect, render_template
 
-from caldav_server import create_dav_app
-from consult.config import Settings
+from consult.platform import Platform
+from plugins import create_dav_app
 
 DAV_PREFIX = "/dav"
 
@@ -55,8 +55,9 @@ class DavMount:
         return self.flask_app(environ, start_response)  # type: ignore[no-any-return]
 
 
-def init_app(app: Flask, settings: Settings) -> None:
-    dav_app = create_dav_app(settings)
+def init_app(app: Flask, platform: Platform) -> None:
+    settings = platform.settings
+    dav_app = create_dav_app(platform)
     app.extensions["consult.dav"] = dav_app
     app.wsgi_app = DavMount(  # type: ignore[method-assign]
         app.wsgi_app, dav_app, settings.dav.max_content_length

@@ -1,7 +1,10 @@
 """Error handling in one place: domain errors → HTTP status and a clear message.
 
 API requests (under ``/api/``) get ``{"error": {"code", "message", "fields"?}}``;
-pages get a friendly HTML page. Packages add their domain errors to ``STATUS``.
+pages get a friendly HTML page. Each package declares beside its error tree what
+its errors mean over HTTP (the ``error_statuses`` hook); :func:`init_app` assembles
+those maps for the app. There is no catch-all: an error nobody declared is a bug,
+logged by Flask and answered with the 500 page.
 """
 
 from __future__ import annotations
@@ -9,12 +12,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from accounts import errors as account_errors
 from booking import errors as booking_errors
+from consult.hookspecs import ErrorStatuses, merged_statuses
+from consult.platform import Platform
 
 log = logging.getLogger(__name__)
 
@@ -32,37 +36,11 @@ class ApiError(Exception):
         self.fields = fields
 
 
-# Domain error class → (HTTP status, machine-readable code). Subclasses inherit
-# their closest ancestor's entry.
-STATUS: dict[type[Exception], tuple[int, str]] = {
-    account_errors.ValidationError: (422, "validation_error"),
-    account_errors.EmailTaken: (409, "email_taken"),
-    account_errors.InvalidCredentials: (401, "invalid_credentials"),
-    account_errors.InvalidToken: (401, "invalid_token"),
-    account_errors.TooManyAttempts: (429, "too_many_attempts"),
-    booking_errors.ValidationError: (422, "validation_error"),
-    booking_errors.NotAllowed: (403, "forbidden"),
-    booking_errors.ServiceNotFound: (404, "not_found"),
-    booking_errors.BookingNotFound: (404, "not_found"),
-    booking_errors.InvalidTimezone: (400, "invalid_timezone"),
-    booking_errors.SlotUnavailable: (409, "slot_unavailable"),
-    booking_errors.OutsideBookingWindow: (422, "outside_booking_window"),
-    booking_errors.BookingClosed: (409, "booking_closed"),
-    booking_errors.CalendarWriteFailed: (503, "calendar_write_failed"),
-    booking_errors.InvalidCalendarData: (422, "invalid_calendar_data"),
-    booking_errors.UnknownOccurrence: (422, "unknown_occurrence"),
-}
-
-
-def register_errors(mapping: dict[type[Exception], tuple[int, str]]) -> None:
-    """Let a package map its domain errors (called from its ``init_app``)."""
-    STATUS.update(mapping)
-
-
-def lookup(error: Exception) -> tuple[int, str] | None:
+def lookup(statuses: ErrorStatuses, error: Exception) -> tuple[int, str] | None:
+    """The (status, code) of ``error``'s class or its closest mapped ancestor."""
     for cls in type(error).__mro__:
-        if cls in STATUS:
-            return STATUS[cls]
+        if cls in statuses:
+            return statuses[cls]
     return None
 
 
@@ -86,9 +64,9 @@ def _handle_api_error(error: ApiError) -> Response:
 
 
 def _handle_domain_error(error: Exception) -> Any:
-    mapped = lookup(error)
+    mapped = lookup(current_app.extensions[STATUSES], error)
     if mapped is None:
-        return _handle_unexpected(error)
+        raise error  # not a domain error after all: Flask logs it, the 500 page answers
     status, code = mapped
     message = getattr(error, "message", None) or str(error)
     fields = getattr(error, "fields", None) or getattr(error, "errors", None)
@@ -144,17 +122,24 @@ def _handle_http_exception(error: HTTPException) -> Any:
 
 
 def _handle_unexpected(error: Exception) -> Any:
-    log.exception("unhandled error on %s %s", request.method, request.path, exc_info=error)
+    # Flask has logged the original exception (InternalServerError.original_exception).
     message = "Something went wrong on our side. Please try again in a moment."
     if is_api_request():
         return error_response(500, "internal_error", message)
     return render_template("error.html", status=500, message=message), 500
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, platform: Platform) -> None:
+    """Answer every declared domain error (the ``error_statuses`` hook of every
+    included package), API errors, CSRF failures and HTTP errors."""
+    statuses = merged_statuses(platform.hooks.error_statuses())
+    app.extensions[STATUSES] = statuses
     app.register_error_handler(ApiError, _handle_api_error)
-    app.register_error_handler(account_errors.AccountError, _handle_domain_error)
-    app.register_error_handler(booking_errors.BookingError, _handle_domain_error)
     app.register_error_handler(CSRFError, _handle_csrf_error)
     app.register_error_handler(HTTPException, _handle_http_exception)
-    app.register_error_handler(Exception, _handle_domain_error)
+    # One handler per declared class: Flask picks the most specific one by MRO.
+    for cls in statuses:
+        app.register_error_handler(cls, _handle_domain_error)
+
+
+STATUSES = "consult.error_statuses"

@@ -1,22 +1,16 @@
-"""Flask extensions: CSRF protection on every form, flask-login sessions."""
+"""Flask extensions, made per app: CSRF protection on every form, flask-login
+sessions."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flask import Flask
 from flask_login import LoginManager
 from flask_wtf import CSRFProtect
 
-if TYPE_CHECKING:
-    from accounts.models import User
-
-csrf = CSRFProtect()
-login_manager = LoginManager()
-login_manager.login_view = "accounts.login"
-login_manager.login_message = "Please sign in to continue."
-login_manager.login_message_category = "info"
-login_manager.session_protection = "basic"
+from accounts.models import User
+from web.session import get_session
 
 
 class LoginUser:
@@ -38,11 +32,7 @@ class LoginUser:
         return f"{self.account.id}:{self.account.credentials_version}"
 
 
-@login_manager.user_loader
 def _load_user(session_id: str) -> LoginUser | None:
-    from accounts.models import User
-    from web.session import get_session
-
     user_id, _, version = session_id.partition(":")
     if not user_id.isdigit() or not version.isdigit():
         return None
@@ -52,6 +42,14 @@ def _load_user(session_id: str) -> LoginUser | None:
     return LoginUser(user)
 
 
-def init_app(app: Flask) -> None:
-    csrf.init_app(app)
-    login_manager.init_app(app)
+def init_app(app: Flask) -> CSRFProtect:
+    """Protect ``app``'s forms and sign people in; returns its CSRF extension (for
+    the views that answer to other machines, which exempt themselves)."""
+    csrf = CSRFProtect(app)
+    login_manager = LoginManager(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = "Please sign in to continue."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+    login_manager.user_loader(_load_user)
+    return csrf

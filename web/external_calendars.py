@@ -9,19 +9,17 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import Length, Optional
 
-import sync as calendar_sync
 from sync import errors, service, tasks
 from sync.models import AUTHORIZING, OAUTH_KINDS
 from sync.oauth import exchange_code, provider_for
 from sync.syncing import KIND_LABELS, limits_for, mirror_display_name
 from sync.urls import display_url
-from web.errors import register_errors
 from web.session import get_jobs, get_session, get_settings
 
 log = logging.getLogger(__name__)
@@ -108,8 +106,8 @@ def _connect(payload: dict[str, Any]) -> service.Connected:
     connected = service.connect(session, settings, _professional(), request_data)
     session.commit()
     if not connected.authorization_url:
-        tasks.enqueue_sync(connected.connection.id, get_jobs())
-    tasks.schedule_dispatch(get_jobs())
+        tasks.enqueue_sync(get_jobs(), connected.connection.id)
+    tasks.schedule_dispatch(get_jobs(), get_settings())
     return connected
 
 
@@ -169,7 +167,7 @@ def sync_now(connection_id: int) -> Any:
         flash(error.message, "error")
         return redirect(url_for("calendars.index"))
     session.commit()
-    tasks.enqueue_sync(connection.id, get_jobs())
+    tasks.enqueue_sync(get_jobs(), connection.id)
     flash("Sync started. Reload the page in a moment to see the result.", "success")
     return redirect(url_for("calendars.index"))
 
@@ -194,7 +192,7 @@ def change_settings(connection_id: int) -> Any:
         return redirect(url_for("calendars.index"))
     session.commit()
     if connection.status != AUTHORIZING:
-        tasks.enqueue_sync(connection.id, get_jobs())
+        tasks.enqueue_sync(get_jobs(), connection.id)
     flash("Settings saved.", "success")
     return redirect(url_for("calendars.index"))
 
@@ -209,7 +207,7 @@ def remove(connection_id: int) -> Any:
     removed = service.remove_connection(session, user, connection_id)
     session.commit()
     if removed.secret and removed.kind in OAUTH_KINDS:
-        tasks.enqueue_revoke(removed.kind, removed.secret, get_jobs())
+        tasks.enqueue_revoke(get_jobs(), removed.kind, removed.secret)
     flash("Calendar removed, with its copy and the busy time it blocked.", "success")
     return redirect(url_for("calendars.index"))
 
@@ -244,8 +242,8 @@ def oauth_callback(kind: str) -> Any:
     except (errors.AuthorizationFailed, errors.SourceError) as error:
         session.rollback()
         return _callback_result(error.message, ok=False)
-    tasks.enqueue_sync(connection.id, get_jobs())
-    tasks.schedule_dispatch(get_jobs())
+    tasks.enqueue_sync(get_jobs(), connection.id)
+    tasks.schedule_dispatch(get_jobs(), get_settings())
     return _callback_result(
         f"{provider.label} calendar connected. Its first sync is running now.", ok=True
     )
@@ -256,33 +254,3 @@ def _callback_result(message: str, *, ok: bool) -> Any:
         flash(message, "success" if ok else "error")
         return redirect(url_for("calendars.index"))
     return render_template("sync/oauth_result.html", message=message, ok=ok), 200 if ok else 400
-
-
-def init_app(app: Flask) -> None:
-    """Register the page and the domain errors, wire calendar sync into this process
-    and, when calendars are connected, start the periodic sync dispatcher."""
-    register_errors(
-        {
-            errors.ConnectionNotFound: (404, "not_found"),
-            errors.InvalidConnection: (422, "validation_error"),
-            errors.ProviderNotConfigured: (422, "provider_not_configured"),
-            errors.AuthorizationFailed: (400, "authorization_failed"),
-            errors.ConnectionNotReady: (409, "not_ready"),
-            errors.SourceError: (502, "calendar_unavailable"),
-        }
-    )
-    app.register_blueprint(bp)
-    queue = app.extensions["consult.jobs"]
-    calendar_sync.install(queue)
-    try:
-        from sqlalchemy import exists, select
-
-        from sync.models import ExternalCalendar
-
-        database = app.extensions["consult.database"]
-        with database.session(readonly=True) as session:
-            connected = session.scalar(select(exists().where(ExternalCalendar.id.is_not(None))))
-        if connected:
-            tasks.schedule_dispatch(queue)
-    except Exception:  # a database not migrated yet must not stop the app
-        log.exception("could not start the calendar sync dispatcher")

@@ -10,8 +10,9 @@ from flask import Blueprint, render_template, request, url_for
 
 from consult.db import utcnow
 from directory import search as directory
+from directory.errors import SearchParamError
 from directory.profiles import CATEGORIES, LANGUAGES
-from directory.search import SearchParamError, SearchQuery
+from directory.search import SearchQuery
 from web.pages.helpers import TIMEZONES, VisitorZone
 from web.session import get_session
 

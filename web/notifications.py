@@ -18,12 +18,12 @@ from wtforms.validators import Length
 
 from consult.db import utcnow
 from notifications import service
-from notifications.errors import InvalidReminderOffsets, NotificationNotFound
+from notifications.errors import InvalidReminderOffsets
 from notifications.reminders import format_offsets, reminder_offsets, set_reminder_offsets
 from notifications.rendering import format_datetime, zone_or_utc
-from web.errors import register_errors
+from notifications.service import NOTIFIER
 from web.forms import EmptyForm
-from web.session import get_session
+from web.session import find, get_session
 
 bp = Blueprint("notifications", __name__)
 
@@ -120,11 +120,13 @@ def settings() -> Any:
     session = get_session()
     form = ReminderForm()
     if request.method == "GET":
-        form.offsets.data = format_offsets(reminder_offsets(session, current_user.id))
+        form.offsets.data = format_offsets(
+            reminder_offsets(session, current_user.id, find(NOTIFIER).default_offsets)
+        )
     elif form.validate_on_submit():
         try:
             offsets = set_reminder_offsets(
-                session, current_user.id, form.offsets.data or "", now=utcnow()
+                find(NOTIFIER), session, current_user.id, form.offsets.data or "", now=utcnow()
             )
         except InvalidReminderOffsets as error:
             session.rollback()
@@ -168,26 +170,6 @@ def _unread_for_current_user() -> int:
 
 
 def init_app(app: Flask) -> None:
-    """Start notifications for ``app`` and add the pages and the bell."""
-    from notifications.dispatch import release
-    from notifications.runtime import start_for_app
-
-    sender = start_for_app(
-        app.extensions["consult.settings"],
-        app.extensions["consult.database"],
-        app.extensions["consult.jobs"],
-    )
-    try:
-        from web import on_shutdown  # type: ignore[attr-defined]
-    except ImportError:  # an app factory without shutdown hooks
-        pass
-    else:
-        on_shutdown(app, lambda: release(sender))
-    register_errors(
-        {
-            NotificationNotFound: (404, "not_found"),
-            InvalidReminderOffsets: (422, "validation_error"),
-        }
-    )
+    """Add the pages and the bell's unread count."""
     app.register_blueprint(bp)
     app.context_processor(lambda: {"notifications_unread": _unread_for_current_user})

@@ -30,30 +30,27 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required
+from flask_wtf import CSRFProtect
 
 from accounts.models import User
 from booking import bookings
-from booking.bookings import Links
 from booking.errors import BookingError
 from booking.models import CONFIRMED, HELD, Booking
 from consult.db import utcnow
-from payments import checkout, dispatch, holds, runtime
+from consult.platform import Platform
+from payments import checkout
 from payments.confirmation import check_payment, get_payment, pay_with_card_token
 from payments.errors import (
     HoldExpired,
-    InvalidWebhook,
     PaymentDeclined,
-    PaymentError,
     PaymentGatewayError,
-    PaymentNotFound,
     PaymentsUnavailable,
 )
-from payments.gateway import PaymentGateway
+from payments.gateway import GATEWAY, PaymentGateway
 from payments.models import CANCELED, PENDING, SUCCEEDED, Payment
 from payments.money import format_money
 from payments.policy import CancellationPolicy, describe, refund_due
 from payments.webhooks import handle_event
-from web.extensions import csrf
 from web.links import links
 from web.pages.helpers import load_zone
 from web.session import get_session, get_settings
@@ -358,57 +355,15 @@ def stripe_webhook() -> Any:
 # --- wiring -----------------------------------------------------------------------------
 
 
-def init_app(app: Flask) -> None:
-    """Create the gateway from the settings, register the pages, the webhook, the API
-    routes and the error mapping, hand payment jobs to the app's queue and start the
-    sweep. Must run before the API blueprint is registered (it adds API routes)."""
-    from web import on_shutdown
-    from web.api import payments as _api_payments  # noqa: F401  (adds routes to web.api.bp)
-    from web.errors import register_errors
-
-    settings = app.extensions["consult.settings"]
-    gateway = runtime.gateway_for(settings)
-    context = PaymentsContext(
-        gateway=gateway,
+def init_app(app: Flask, platform: Platform, csrf: CSRFProtect) -> None:
+    """Register the pay pages and the webhook (the API routes are in
+    :mod:`web.api.payments`) with the platform's gateway."""
+    settings = platform.settings
+    app.extensions["payments"] = PaymentsContext(
+        gateway=platform.find(GATEWAY),
         hold=timedelta(minutes=settings.payments.hold_minutes),
         stripe_js_url=settings.payments.stripe_js_url,
     )
-    app.extensions["payments"] = context
-    runtime.install()
-    runner = dispatch.QueueRunner(app.extensions["consult.jobs"])
-    dispatch.set_runner(runner)
-    on_shutdown(app, lambda: dispatch.release(runner))
-    if settings.payments.sweep_seconds > 0:
-        database = app.extensions["consult.database"]
-        site = Links(base_url=settings.app.base_url)
-        sweeper = runtime.Sweeper(
-            lambda: holds.sweep(database, gateway, now=utcnow(), links=site),
-            settings.payments.sweep_seconds,
-        ).start()
-        on_shutdown(app, sweeper.stop)
-    register_errors(
-        {
-            PaymentError: (500, "payment_error"),
-            PaymentGatewayError: (503, "payment_provider_unavailable"),
-            PaymentDeclined: (402, "payment_declined"),
-            PaymentsUnavailable: (503, "payments_unavailable"),
-            PaymentNotFound: (404, "not_found"),
-            HoldExpired: (409, "hold_expired"),
-            InvalidWebhook: (400, "invalid_webhook"),
-        }
-    )
-    csrf.exempt(stripe_webhook)
+    csrf.exempt(stripe_webhook)  # Stripe signs it; a browser never posts it
     app.register_blueprint(bp)
     app.add_template_global(payment_summary, "payment_summary")
-    if gateway is None:
-        app.logger.info(
-            "payments: off (no CONSULT_STRIPE_SECRET_KEY); paid services cannot be published"
-        )
-    else:
-        app.logger.info(
-            "payments: %s at %s, holds of %s min, webhook secret %s",
-            gateway.name,
-            settings.payments.stripe_api_base,
-            settings.payments.hold_minutes,
-            "set" if settings.payments.webhook_secret else "missing (webhooks refused)",
-        )

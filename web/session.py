@@ -1,33 +1,47 @@
-"""One SQLAlchemy session per request, committed by the view's service call
-boundary (``commit()``) and always closed at teardown."""
+"""The request's view of the platform: one SQLAlchemy session per request,
+committed by the view's service call boundary (``commit()``) and always closed at
+teardown; the platform's settings, jobs and services."""
 
 from __future__ import annotations
+
+from typing import TypeVar
 
 from flask import Flask, current_app, g
 from sqlalchemy.orm import Session
 
 from consult.config import Settings
-from consult.db import Database
 from consult.jobs import JobQueue
+from consult.platform import Platform
+from consult.services import Port
+
+T = TypeVar("T")
+
+
+def get_platform() -> Platform:
+    """The platform the current app was built for."""
+    platform: Platform = current_app.extensions["consult.platform"]
+    return platform
 
 
 def get_session() -> Session:
     """The request's session (created on first use)."""
     if "db_session" not in g:
-        database: Database = current_app.extensions["consult.database"]
-        g.db_session = database.sessionmaker()
+        g.db_session = get_platform().database.sessionmaker()
     session: Session = g.db_session
     return session
 
 
 def get_settings() -> Settings:
-    settings: Settings = current_app.extensions["consult.settings"]
-    return settings
+    return get_platform().settings
 
 
 def get_jobs() -> JobQueue:
-    jobs: JobQueue = current_app.extensions["consult.jobs"]
-    return jobs
+    return get_platform().jobs
+
+
+def find(port: Port[T]) -> T:
+    """The platform's service for ``port``."""
+    return get_platform().find(port)
 
 
 def _close_session(_error: BaseException | None) -> None:

@@ -33,21 +33,14 @@ from simple_websocket import ConnectionClosed
 from booking.models import Booking
 from consult.db import utcnow
 from video import messages as thread
-from video.errors import (
-    InvalidJoinToken,
-    InvalidMessage,
-    RelayError,
-    RoomClosed,
-    RoomNotFound,
-    RoomNotOpen,
-    VideoError,
-)
-from video.rooms import RoomAccess, check_room_access, find_room
-from video.services import VideoServices, create_services
+from video.errors import InvalidMessage, RoomClosed, RoomNotFound, RoomNotOpen, VideoError
+from video.messages import unread_in
+from video.rooms import RoomAccess, check_room_access, find_room, room_window
+from video.services import VIDEO, VideoServices
 from video.signalling import RoomConnection
 from video.tokens import issue_join_token
 from web.forms import EmptyForm
-from web.session import get_session
+from web.session import find, get_platform, get_session
 
 bp = Blueprint("video", __name__)
 sock = Sock()
@@ -218,8 +211,6 @@ def messages_poll(booking_id: int) -> Any:
 @sock.route("/ws/rooms/<int:booking_id>", bp=bp)
 def room_socket(ws: Any, booking_id: int) -> None:
     """One browser in one room: frames go to :class:`RoomConnection`, which does the rest."""
-    from flask import current_app
-
     services = get_video()
     send_lock = threading.Lock()
 
@@ -241,7 +232,7 @@ def room_socket(ws: Any, booking_id: int) -> None:
     connection = RoomConnection(
         booking_id=booking_id,
         config=services.config,
-        database=current_app.extensions["consult.database"],
+        database=get_platform().database,
         bus=services.bus,
         relay=services.relay,
         send=send,
@@ -263,50 +254,17 @@ def room_socket(ws: Any, booking_id: int) -> None:
 
 
 def get_video() -> VideoServices:
-    """The current app's video services (set up by :func:`init_app`)."""
-    from flask import current_app
-
-    services: VideoServices = current_app.extensions["video"]
-    return services
+    """The platform's video services."""
+    return find(VIDEO)
 
 
 def init_app(app: Flask) -> None:
-    """Create the video services, register the pages, the room WebSocket, the API
-    routes and the error mapping. Must run before the API blueprint is registered."""
-    from web.api import video as _api_video  # noqa: F401  (adds its routes to web.api.bp)
-    from web.errors import register_errors
-
-    settings = app.extensions["consult.settings"]
-    services = create_services(settings)
-    app.extensions["video"] = services
-    from web import on_shutdown
-
-    on_shutdown(app, services.bus.close)
+    """Register the pages, the room WebSocket and the booking page's room helper
+    (the API routes are in :mod:`web.api.video`)."""
     # SDP offers are a few KiB; anything far larger is not signalling.
     app.config.setdefault("SOCK_SERVER_OPTIONS", {"max_message_size": 256 * 1024})
-    register_errors(
-        {
-            RoomNotFound: (404, "not_found"),
-            RoomNotOpen: (409, "not_open"),
-            RoomClosed: (409, "room_closed"),
-            InvalidJoinToken: (401, "invalid_token"),
-            InvalidMessage: (422, "validation_error"),
-            RelayError: (503, "relay_unavailable"),
-        }
-    )
     app.register_blueprint(bp)
     app.context_processor(_template_helpers)
-    try:
-        from video.notify import register_templates
-
-        register_templates()
-    except ImportError:
-        app.logger.warning("notifications is missing: no emails for new messages")
-    app.logger.info(
-        "video: signalling bus %s; relay %s",
-        services.bus.backend,
-        services.config.relay_url or "none (direct and TURN only)",
-    )
 
 
 def _template_helpers() -> dict[str, Any]:
@@ -316,12 +274,6 @@ def _template_helpers() -> dict[str, Any]:
 def _video_room(booking: Booking) -> dict[str, Any] | None:
     """For the booking page's link: the room state and unread count for the signed-in
     participant, or None when the booking has no 1-1 room."""
-    from flask_login import current_user
-
-    from video.messages import unread_in
-    from video.rooms import room_window
-    from web.session import get_session
-
     if booking is None or booking.is_group or not current_user.is_authenticated:
         return None
     if current_user.id not in (booking.client_id, booking.professional_id):

@@ -14,8 +14,8 @@ import requests
 from sqlalchemy import func, select
 
 from booking.models import Booking, GroupOccurrence
-from tests.conftest import TEST_PASSWORD, LiveServer
 from tests.factories import WORKWEEK, at, bearer, group_class, iso, next_weekday, one_on_one
+from tests.helpers import TEST_PASSWORD, LiveServer
 
 pytestmark = pytest.mark.parametrize("db_backend", ["postgresql", "sqlite"], indirect=True)
 

@@ -16,12 +16,11 @@ from caldav.elements import dav, ical
 from caldav_server.errors import StoreError
 from caldav_server.store import (
     CalendarStore,
-    ItemChange,
-    register_item_listener,
-    unregister_item_listener,
 )
 from consult.db import Database
+from consult.hookspecs import CalendarItemChanged
 from tests.caldav_server.conftest import DavUser, ics_time, make_event
+from tests.helpers import listening_to_calendar_writes
 
 pytestmark = pytest.mark.parametrize("db_backend", ["postgresql", "sqlite"], indirect=True)
 
@@ -374,19 +373,18 @@ def test_another_users_calendar_is_out_of_reach(dav_user: DavUser, make_user: An
 
 
 @pytest.fixture
-def dav_changes() -> Iterator[list[ItemChange]]:
-    seen: list[ItemChange] = []
+def dav_changes(live_server: Any) -> Iterator[list[CalendarItemChanged]]:
+    seen: list[CalendarItemChanged] = []
 
-    def listener(session: Any, change: ItemChange) -> None:
+    def listener(session: Any, change: CalendarItemChanged) -> None:
         seen.append(change)
 
-    register_item_listener(listener)
-    yield seen
-    unregister_item_listener(listener)
+    with listening_to_calendar_writes(live_server.platform, listener):
+        yield seen
 
 
 def test_listeners_hear_writes_made_over_dav(
-    dav_user: DavUser, dav_changes: list[ItemChange]
+    dav_user: DavUser, dav_changes: list[CalendarItemChanged]
 ) -> None:
     dav_user.put("booked.ics", make_event("booked"))
     assert dav_user.request("DELETE", dav_user.calendar_url() + "booked.ics").status_code == 200
@@ -399,17 +397,14 @@ def test_listeners_hear_writes_made_over_dav(
 
 
 def test_a_listener_refusing_a_dav_delete_keeps_the_event(
-    dav_user: DavUser, database: Database
+    live_server: Any, dav_user: DavUser, database: Database
 ) -> None:
-    def refuse(session: Any, change: ItemChange) -> None:
+    def refuse(session: Any, change: CalendarItemChanged) -> None:
         if change.kind == "delete":
             raise StoreError("booked sessions are cancelled on the booking page")
 
     dav_user.put("kept.ics", make_event("kept"))
-    register_item_listener(refuse)
-    try:
+    with listening_to_calendar_writes(live_server.platform, refuse):
         response = dav_user.request("DELETE", dav_user.calendar_url() + "kept.ics")
-    finally:
-        unregister_item_listener(refuse)
     assert response.status_code >= 400
     assert stored_uids(database, dav_user) == ["kept"]

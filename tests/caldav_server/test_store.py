@@ -23,12 +23,11 @@ from caldav_server.errors import (
 from caldav_server.models import DATETIME_MAX, DavCollection, DavItem, DavOccurrence
 from caldav_server.store import (
     CalendarStore,
-    ItemChange,
-    register_item_listener,
-    unregister_item_listener,
 )
 from consult.db import Database
+from consult.hookspecs import CalendarItemChanged
 from tests.caldav_server.conftest import make_event
+from tests.helpers import listening_to_calendar_writes
 
 pytestmark = pytest.mark.parametrize("db_backend", ["postgresql", "sqlite"], indirect=True)
 
@@ -52,15 +51,14 @@ def calendar(database: Database) -> str:
 
 
 @pytest.fixture
-def changes() -> Iterator[list[ItemChange]]:
-    seen: list[ItemChange] = []
+def changes(platform: Any) -> Iterator[list[CalendarItemChanged]]:
+    seen: list[CalendarItemChanged] = []
 
-    def listener(session: Any, change: ItemChange) -> None:
+    def listener(session: Any, change: CalendarItemChanged) -> None:
         seen.append(change)
 
-    register_item_listener(listener)
-    yield seen
-    unregister_item_listener(listener)
+    with listening_to_calendar_writes(platform, listener):
+        yield seen
 
 
 def hrefs_in_range(store: CalendarStore, start: datetime, end: datetime) -> set[str]:
@@ -101,7 +99,7 @@ def test_ensure_principal_is_idempotent(database: Database) -> None:
 
 
 def test_deleting_a_calendar_deletes_its_items_and_tells_listeners(
-    database: Database, calendar: str, changes: list[ItemChange]
+    database: Database, calendar: str, changes: list[CalendarItemChanged]
 ) -> None:
     with database.session() as session:
         store = CalendarStore(session)
@@ -254,22 +252,19 @@ def test_move_within_and_across_calendars(database: Database, calendar: str) -> 
 
 
 def test_listeners_see_every_write_in_the_same_transaction(
-    database: Database, calendar: str, changes: list[ItemChange]
+    platform: Any, database: Database, calendar: str, changes: list[CalendarItemChanged]
 ) -> None:
     sessions = []
 
-    def same_session(session: Any, change: ItemChange) -> None:
+    def same_session(session: Any, change: CalendarItemChanged) -> None:
         sessions.append(session)
 
-    register_item_listener(same_session)
-    try:
+    with listening_to_calendar_writes(platform, same_session):
         with database.session() as session:
             store = CalendarStore(session)
             store.put_item(CAL, make_event("l", summary="One"), actor="booking:7")
             store.put_item(CAL, make_event("l", summary="Two"), actor="booking:7")
             store.delete_item(CAL, "l.ics", actor="booking:8")
-    finally:
-        unregister_item_listener(same_session)
     kinds = [(c.kind, c.collection_path, c.href, c.uid, c.actor) for c in changes]
     assert kinds == [
         ("put", CAL, "l.ics", "l", "booking:7"),
@@ -282,18 +277,17 @@ def test_listeners_see_every_write_in_the_same_transaction(
     assert all(s is sessions[0] for s in sessions)
 
 
-def test_a_failing_listener_aborts_the_write(database: Database, calendar: str) -> None:
-    def refuse(session: Any, change: ItemChange) -> None:
+def test_a_failing_listener_aborts_the_write(
+    platform: Any, database: Database, calendar: str
+) -> None:
+    def refuse(session: Any, change: CalendarItemChanged) -> None:
         raise PermissionError("booked events cannot be removed")
 
     with database.session() as session:
         CalendarStore(session).put_item(CAL, make_event("keep"))
-    register_item_listener(refuse)
-    try:
+    with listening_to_calendar_writes(platform, refuse):
         with pytest.raises(PermissionError), database.session() as session:
             CalendarStore(session).delete_item(CAL, "keep.ics")
-    finally:
-        unregister_item_listener(refuse)
     with database.session() as session:
         assert CalendarStore(session).get_item(CAL, "keep.ics") is not None
 

@@ -18,7 +18,7 @@ from caldav_server.transfer import export_folder, import_folder
 from consult.db import Database
 from tests.caldav_server.conftest import make_event
 from tests.caldav_server.test_like_file_storage import radicale_app
-from tests.conftest import TEST_SECRET_KEY
+from tests.helpers import TEST_SECRET_KEY
 
 pytestmark = pytest.mark.parametrize("db_backend", ["postgresql", "sqlite"], indirect=True)
 

@@ -5,7 +5,6 @@ concurrent writes through both lose nothing and never duplicate a UID."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -20,7 +19,7 @@ import requests
 from caldav_server.store import CalendarStore
 from consult.db import Database
 from tests.caldav_server.conftest import DavUser, make_event
-from tests.conftest import TEST_SECRET_KEY
+from tests.helpers import TEST_SECRET_KEY, free_port
 
 pytestmark = [
     pytest.mark.parametrize("db_backend", ["postgresql", "sqlite"], indirect=True),
@@ -33,14 +32,8 @@ CONSULT = [sys.executable, "-m", "runtime.cli"]
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _start(database_url: str, data_dir: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "CONSULT_CONFIG": os.devnull,

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 
-from accounts.errors import ValidationError
 from accounts.models import User
 from booking import hours
 from consult.db import utcnow
 from directory import photos, profiles
+from directory.errors import ProfileInvalid
 from tests.factories import bearer, one_on_one
 from tests.web.pages.helpers import jpeg_header, make_professional, png_bytes, webp_header
 
@@ -37,7 +37,7 @@ def valid_input(**changes: Any) -> dict[str, Any]:
 
 
 def test_profile_input_names_every_bad_field() -> None:
-    with pytest.raises(ValidationError) as raised:
+    with pytest.raises(ProfileInvalid) as raised:
         profiles.parse_profile_input(
             {
                 "headline": "x" * 141,
@@ -50,7 +50,7 @@ def test_profile_input_names_every_bad_field() -> None:
     fields = raised.value.fields
     assert set(fields) == {"headline", "bio", "categories", "languages", "timezone"}
     assert "140" in fields["headline"] and "Choose from the list" in fields["categories"]
-    with pytest.raises(ValidationError) as raised:
+    with pytest.raises(ProfileInvalid) as raised:
         profiles.parse_profile_input(
             valid_input(headline="   ", categories=list(profiles.CATEGORIES))
         )
@@ -93,7 +93,7 @@ def test_only_professionals_have_profiles(make_user: Any, database: Any) -> None
     sam = make_user(role="client")
     with database.session() as session:
         user = session.get(User, sam.id)
-        with pytest.raises(ValidationError):
+        with pytest.raises(ProfileInvalid):
             profiles.save_profile(
                 session, user, profiles.parse_profile_input(valid_input()), utcnow()
             )
@@ -110,13 +110,13 @@ def test_photos_are_checked_by_their_content(tmp_path: Any) -> None:
         b"GIF89a......",
         png_bytes()[:20],
     ):
-        with pytest.raises(ValidationError) as raised:
+        with pytest.raises(ProfileInvalid) as raised:
             photos.check_photo(fake)
         assert raised.value.fields["photo"] == "Use a PNG, JPEG or WebP picture."
-    with pytest.raises(ValidationError) as raised:
+    with pytest.raises(ProfileInvalid) as raised:
         photos.check_photo(png_bytes() + b"\0" * photos.MAX_PHOTO_BYTES)
     assert "at most 2 MB" in raised.value.fields["photo"]
-    with pytest.raises(ValidationError):
+    with pytest.raises(ProfileInvalid):
         photos.check_photo(b"")
 
     name = photos.store_photo(tmp_path, 7, png_bytes())

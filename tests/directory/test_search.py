@@ -13,7 +13,7 @@ from booking import catalog
 from caldav_server.store import CalendarStore
 from consult.db import utcnow
 from directory import search as directory
-from directory.search import SearchParamError
+from directory.errors import SearchParamError
 from tests.factories import at, bearer, iso, next_weekday, one_on_one
 from tests.web.pages.helpers import WEEKEND, make_professional
 
@@ -23,11 +23,6 @@ def settings_overrides(redis_url: str) -> dict[str, dict[str, Any]]:
     # Jobs queue in this test's Redis database instead of running in threads that could
     # outlive the test (see tests/web/pages/conftest.py).
     return {"redis": {"url": redis_url}}
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache() -> None:
-    directory.clear_cache()
 
 
 def search(database: Any, **params: str) -> directory.SearchResult:
@@ -279,9 +274,11 @@ def test_answers_are_cached_until_a_calendar_changes(
     client: Any, database: Any, world: dict[str, Any]
 ) -> None:
     search(database, sort="next_free")
-    before = directory.cache_stats()
+    with database.session() as session:
+        before = directory.cache_stats(session)
     search(database, sort="next_free")
-    after = directory.cache_stats()
+    with database.session() as session:
+        after = directory.cache_stats(session)
     assert after["hits"] - before["hits"] == 3 and after["misses"] == before["misses"]
     maya, _, services = world["maya"]
     with database.session() as session:  # Maya asks for three days' notice from now on
@@ -289,7 +286,8 @@ def test_answers_are_cached_until_a_calendar_changes(
         notice = catalog.parse_service_input({"min_notice_minutes": 60 * 24 * 3}, partial=True)
         catalog.update_service(session, account, services[0]["id"], notice)
     search(database, sort="next_free")
-    assert directory.cache_stats()["misses"] == after["misses"] + 1  # only Maya again
+    with database.session() as session:
+        assert directory.cache_stats(session)["misses"] == after["misses"] + 1  # only Maya again
 
 
 @pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)

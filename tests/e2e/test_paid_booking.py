@@ -24,8 +24,8 @@ from sqlalchemy import select
 
 from booking.models import Booking
 from payments.models import Payment, ProcessedWebhookEvent
-from tests.conftest import TEST_PASSWORD
 from tests.factories import one_on_one
+from tests.helpers import TEST_PASSWORD
 from tests.payments.conftest import StandIn, payment_settings, running_localstripe, wait_for
 from tests.web.pages.helpers import EVERY_DAY, make_professional
 

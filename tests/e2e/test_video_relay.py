@@ -13,15 +13,15 @@ import pytest
 import requests
 from playwright.sync_api import Browser, expect
 
-from tests.conftest import TEST_SECRET_KEY
 from tests.e2e.test_video_session import (  # noqa: F401  (browser fixture)
     browser,
     join_with_camera,
     signed_in,
     wait_for_frames,
 )
+from tests.helpers import TEST_SECRET_KEY, free_port
 from tests.video.conftest import make_room  # noqa: F401  (fixture)
-from tests.video.relay_process import free_port, relay_process
+from tests.video.relay_process import relay_process
 from video.config import VideoConfig
 
 pytestmark = pytest.mark.e2e

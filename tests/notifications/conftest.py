@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,12 +23,13 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from accounts.models import User
-from consult.config import Settings
 from consult.db import Database
-from notifications.delivery import DeliveryPolicy, Outcome, deliver_due
-from notifications.mailer import create_mailer
-from tests.conftest import _free_port
+from consult.platform import Platform
+from notifications.delivery import SENDER as SENDER_PORT
+from notifications.delivery import Outcome, deliver_due
+from notifications.service import NOTIFIER, Notifier
 from tests.factories import bearer, next_weekday, setup_professional
+from tests.helpers import free_port
 
 SENDER = "Consult Bookings <bookings@consult.test>"
 
@@ -87,20 +87,11 @@ class Inbox:
 @pytest.fixture
 def inbox() -> Iterator[Inbox]:
     handler = Inbox()
-    handler.port = _free_port()
+    handler.port = free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=handler.port)
     controller.start()
     yield handler
     controller.stop()
-
-
-@pytest.fixture(autouse=True)
-def _stop_senders() -> Iterator[None]:
-    """Stop the in-process sender an app started, so it does not outlive its test."""
-    yield
-    from notifications import dispatch
-
-    dispatch.set_dispatcher(None)
 
 
 @pytest.fixture
@@ -111,35 +102,13 @@ def settings_overrides(inbox: Inbox) -> dict[str, dict[str, Any]]:
     }
 
 
-def send_due(
-    settings: Settings, database: Database, now: datetime | None = None
-) -> dict[Outcome, int]:
-    """Send what is due at ``now`` through the configured mailer, like the sender would."""
-    return deliver_due(
-        database, create_mailer(settings), DeliveryPolicy.from_settings(settings), now=now
-    )
+def send_due(platform: Platform, now: datetime | None = None) -> dict[Outcome, int]:
+    """Send what is due at ``now`` through the platform's sender, as its thread would."""
+    return deliver_due(platform.find(SENDER_PORT), now=now)
 
 
-def csrf_token(client: Any, path: str) -> str:
-    page = client.get(path).get_data(as_text=True)
-    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
-        r'name="csrf_token" value="([^"]+)"', page
-    )
-    assert match, f"no CSRF token on {path}"
-    return match.group(1)
-
-
-def login(client: Any, user: Any) -> None:
-    """Sign ``user`` in on the web pages of ``client``."""
-    response = client.post(
-        "/login",
-        data={
-            "csrf_token": csrf_token(client, "/login"),
-            "email": user.email,
-            "password": user.test_password,
-        },
-    )
-    assert response.status_code in (302, 303), response.get_data(as_text=True)[:300]
+def notifier(platform: Platform) -> Notifier:
+    return platform.find(NOTIFIER)
 
 
 def set_locale(database: Database, user: Any, locale: str) -> None:

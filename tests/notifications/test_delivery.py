@@ -9,6 +9,7 @@ import email
 import email.policy
 import logging
 import threading
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,10 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from consult.db import get_database, utcnow
-from notifications import notify, service
+from consult.db import utcnow
+from notifications import service
+from notifications.delivery import SENDER as SENDER_PORT
 from notifications.delivery import (
-    DeliveryPolicy,
     Outcome,
     _claim,
     deliver_message,
@@ -30,20 +31,21 @@ from notifications.mailer import (
     OutgoingEmail,
     SMTPMailer,
     build_message,
-    create_mailer,
 )
 from notifications.models import DeliveryAttempt, Notification, OutboxMessage
-from tests.conftest import _free_port
+from runtime.platform import create_platform
 from tests.factories import at, iso
-from tests.notifications.conftest import SENDER, csrf_token, login, send_due
+from tests.helpers import csrf_token, free_port, make_settings
+from tests.notifications.conftest import SENDER, notifier, send_due
 
 CONTEXT = {"to_name": "Sam", "to_address": "sam@example.org", "subject": "Hello", "error": "-"}
 
 
-def record_one(database: Any, user: Any, key: str = "test:1", **changes: Any) -> int:
-    """One outbox email through the public notify(); returns its id."""
-    with database.session() as session:
-        notify(
+def record_one(platform: Any, user: Any, key: str = "test:1", **changes: Any) -> int:
+    """One outbox email through the platform's notifier; returns its id."""
+    database = platform.database
+    with platform.database.session() as session:
+        notifier(platform).notify(
             session,
             recipient_id=user.id,
             kind=changes.pop("kind", "booking_reminder"),
@@ -83,12 +85,12 @@ def row(database: Any, row_id: int) -> OutboxMessage:
 
 @pytest.mark.parametrize("db_backend", ["postgresql", "sqlite"], indirect=True)
 def test_notify_is_idempotent_per_key_and_rolls_back_with_the_caller(
-    app: Any, database: Any, make_user: Any
+    platform: Any, app: Any, database: Any, make_user: Any
 ) -> None:
     sam = make_user(role="client")
-    first = record_one(database, sam, "same-key")
+    first = record_one(platform, sam, "same-key")
     assert (
-        record_one(database, sam, "same-key", context={**reminder_context(), "other_name": "X"})
+        record_one(platform, sam, "same-key", context={**reminder_context(), "other_name": "X"})
         == first
     )
     with database.session() as session:
@@ -97,7 +99,7 @@ def test_notify_is_idempotent_per_key_and_rolls_back_with_the_caller(
         assert "X" not in session.get(OutboxMessage, first).body_text  # the first call's content
     # Written in the caller's transaction: a rollback leaves nothing behind.
     with pytest.raises(RuntimeError), database.session() as session:
-        notify(
+        notifier(platform).notify(
             session,
             recipient_id=sam.id,
             kind="booking_reminder",
@@ -108,25 +110,28 @@ def test_notify_is_idempotent_per_key_and_rolls_back_with_the_caller(
     with database.session() as session:
         assert session.scalar(select(func.count(OutboxMessage.id))) == 1
         with pytest.raises(UnknownRecipient):
-            notify(session, recipient_id=999999, kind="x", context={}, idempotency_key="k")
+            notifier(platform).notify(
+                session, recipient_id=999999, kind="x", context={}, idempotency_key="k"
+            )
         with pytest.raises(ValueError):
-            notify(session, recipient_id=sam.id, kind="x", context={}, idempotency_key="")
+            notifier(platform).notify(
+                session, recipient_id=sam.id, kind="x", context={}, idempotency_key=""
+            )
 
 
 @pytest.mark.parametrize("db_backend", ["postgresql", "sqlite"], indirect=True)
 def test_two_senders_never_send_the_same_message(
-    app: Any, database: Any, settings: Any, make_user: Any, inbox: Any
+    platform: Any, app: Any, database: Any, settings: Any, make_user: Any, inbox: Any
 ) -> None:
     sam = make_user(role="client")
-    row_id = record_one(database, sam)
-    policy = DeliveryPolicy.from_settings(settings)
-    mailer = create_mailer(settings)
+    row_id = record_one(platform, sam)
+    sender = platform.find(SENDER_PORT)
     barrier = threading.Barrier(4)
     outcomes: list[Outcome] = []
 
     def race() -> None:
         barrier.wait()
-        outcomes.append(deliver_message(database, mailer, row_id, policy).outcome)
+        outcomes.append(deliver_message(sender, row_id).outcome)
 
     threads = [threading.Thread(target=race) for _ in range(4)]
     for thread in threads:
@@ -135,47 +140,47 @@ def test_two_senders_never_send_the_same_message(
         thread.join(60)
     assert sorted(o.value for o in outcomes) == ["sent", "skipped", "skipped", "skipped"]
     assert len(inbox.wait_for(1)) == 1
-    assert deliver_message(database, mailer, row_id, policy).outcome is Outcome.SKIPPED
+    assert deliver_message(sender, row_id).outcome is Outcome.SKIPPED
     assert len(inbox.received) == 1
 
 
 def test_a_dead_senders_lease_expires_and_the_message_goes_out_once(
-    app: Any, database: Any, settings: Any, make_user: Any, inbox: Any
+    platform: Any, app: Any, database: Any, settings: Any, make_user: Any, inbox: Any
 ) -> None:
     """A worker claimed the row and died before sending: nobody sends it while the
     lease holds; after it, the next sender does, exactly once."""
     sam = make_user(role="client")
-    row_id = record_one(database, sam)
+    row_id = record_one(platform, sam)
     now = utcnow()
     with database.session() as session:
         assert _claim(session, row_id, "dead-worker", now, timedelta(minutes=5))
-    assert send_due(settings, database, now=now + timedelta(minutes=4))[Outcome.SENT] == 0
-    assert send_due(settings, database, now=now + timedelta(minutes=6))[Outcome.SENT] == 1
+    assert send_due(platform, now=now + timedelta(minutes=4))[Outcome.SENT] == 0
+    assert send_due(platform, now=now + timedelta(minutes=6))[Outcome.SENT] == 1
     assert len(inbox.wait_for(1)) == 1
     assert row(database, row_id).attempts == 2 and row(database, row_id).status == "sent"
 
 
 def test_temporary_errors_back_off_then_succeed(
-    app: Any, database: Any, settings: Any, make_user: Any, inbox: Any
+    platform: Any, app: Any, database: Any, settings: Any, make_user: Any, inbox: Any
 ) -> None:
     sam = make_user(role="client")
-    row_id = record_one(database, sam)
+    row_id = record_one(platform, sam)
     inbox.reply = "451 4.3.0 Mailbox temporarily unavailable"
     now = utcnow()
-    assert send_due(settings, database, now=now)[Outcome.RETRY] == 1
+    assert send_due(platform, now=now)[Outcome.RETRY] == 1
     first = row(database, row_id)
-    policy = DeliveryPolicy.from_settings(settings)
+    policy = platform.find(SENDER_PORT).policy
     assert first.status == "pending" and first.attempts == 1 and "451" in first.last_error
     assert first.next_attempt_at == now + policy.backoff(1, row_id)
     assert timedelta(seconds=60) <= policy.backoff(1, row_id) < timedelta(seconds=67)
     # Not before the backoff; the second failure waits twice as long.
-    assert send_due(settings, database, now=now + timedelta(seconds=30))[Outcome.RETRY] == 0
-    assert send_due(settings, database, now=first.next_attempt_at)[Outcome.RETRY] == 1
+    assert send_due(platform, now=now + timedelta(seconds=30))[Outcome.RETRY] == 0
+    assert send_due(platform, now=first.next_attempt_at)[Outcome.RETRY] == 1
     second = row(database, row_id)
     assert second.next_attempt_at - first.next_attempt_at == policy.backoff(2, row_id)
     assert policy.backoff(2, row_id) == 2 * policy.backoff(1, row_id)
     inbox.reply = None
-    assert send_due(settings, database, now=second.next_attempt_at)[Outcome.SENT] == 1
+    assert send_due(platform, now=second.next_attempt_at)[Outcome.SENT] == 1
     assert len(inbox.wait_for(1)) == 1
     with database.session() as session:
         outcomes = list(
@@ -194,7 +199,13 @@ def test_temporary_errors_back_off_then_succeed(
 
 @pytest.mark.parametrize("db_backend", ["postgresql", "sqlite"], indirect=True)
 def test_permanent_failures_are_recorded_and_shown_to_the_professional(
-    client: Any, database: Any, settings: Any, world: dict[str, Any], inbox: Any
+    auth: Any,
+    platform: Any,
+    client: Any,
+    database: Any,
+    settings: Any,
+    world: dict[str, Any],
+    inbox: Any,
 ) -> None:
     sam = world["sam"]
     inbox.reply = "550 5.1.1 No such mailbox"
@@ -203,7 +214,7 @@ def test_permanent_failures_are_recorded_and_shown_to_the_professional(
         json={"service_id": world["service"]["id"], "start": iso(at(world["day"], "09:00"))},
         headers=world["sam_headers"],
     ).get_json()
-    result = send_due(settings, database)
+    result = send_due(platform)
     assert result[Outcome.FAILED] == 2  # one 5xx and it is over: no retries
     with database.session() as session:
         failures = service.failures_for(session, world["pro"].id)
@@ -214,7 +225,7 @@ def test_permanent_failures_are_recorded_and_shown_to_the_professional(
     assert any(sam.email in note.body for note in alerts if note.kind == "delivery_failed")
 
     # The professional sees them on the settings page and can send one again.
-    login(client, world["pro"])
+    auth.login(world["pro"])
     page = client.get("/notifications/settings")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
@@ -226,7 +237,7 @@ def test_permanent_failures_are_recorded_and_shown_to_the_professional(
     )
     assert again.status_code == 302
     inbox.reply = None
-    assert send_due(settings, database)[Outcome.SENT] == 1
+    assert send_due(platform)[Outcome.SENT] == 1
     assert inbox.wait_for(1)[0].recipients == [sam.email]
     # A failure that is not theirs (or no longer failed) is 404, not a 500.
     assert (
@@ -243,17 +254,18 @@ def test_permanent_failures_are_recorded_and_shown_to_the_professional(
 
 
 def test_too_many_attempts_is_a_permanent_failure(
-    app: Any, database: Any, settings: Any, make_user: Any
+    platform: Any, app: Any, database: Any, settings: Any, make_user: Any
 ) -> None:
     sam = make_user(role="client")
-    row_id = record_one(database, sam)
+    row_id = record_one(platform, sam)
     # Nothing listens on this port: every attempt is "connection refused".
-    mailer = SMTPMailer("127.0.0.1", _free_port(), security="none", timeout=5)
-    policy = DeliveryPolicy(max_attempts=3, sender=SENDER)
+    mailer = SMTPMailer("127.0.0.1", free_port(), security="none", timeout=5)
+    configured = platform.find(SENDER_PORT)
+    sender = replace(configured, mailer=mailer, policy=replace(configured.policy, max_attempts=3))
     now = utcnow()
     outcomes = []
     for _ in range(3):
-        result = deliver_message(database, mailer, row_id, policy, now=now)
+        result = deliver_message(sender, row_id, now=now)
         outcomes.append(result.outcome)
         now = result.next_attempt_at or now
     assert outcomes == [Outcome.RETRY, Outcome.RETRY, Outcome.FAILED]
@@ -287,18 +299,15 @@ def test_smtp_errors_are_classified(inbox: Any) -> None:
 def test_without_smtp_host_messages_are_eml_files(
     tmp_path: Path, database_url: str, make_user: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from tests.conftest import make_settings
-    from web import create_app
-
     settings = make_settings(tmp_path, database_url, notifications={"sweep_seconds": "0"})
-    create_app(settings)
-    database = get_database(database_url)
-    mailer = create_mailer(settings)
+    own = create_platform(settings)
+    database = own.database
+    mailer = own.find(SENDER_PORT).mailer
     assert isinstance(mailer, FileMailer) and mailer.folder == settings.data_dir / "outbox"
     sam = make_user(role="client", name="Sam Client")
-    row_id = record_one(database, sam)
+    row_id = record_one(own, sam)
     with caplog.at_level(logging.INFO, logger="notifications.mailer"):
-        assert send_due(settings, database)[Outcome.SENT] == 1
+        assert send_due(own)[Outcome.SENT] == 1
     files = sorted((settings.data_dir / "outbox").glob("*.eml"))
     assert len(files) == 1
     parsed = email.message_from_bytes(files[0].read_bytes(), policy=email.policy.default)
@@ -320,3 +329,4 @@ def test_without_smtp_host_messages_are_eml_files(
     )
     mailer.send(message)
     assert sorted((settings.data_dir / "outbox").glob("*.eml")) == files
+    own.shutdown()

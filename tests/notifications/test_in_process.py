@@ -5,18 +5,20 @@ left behind. Senders only ever see committed rows."""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from accounts.services import Registration, register
 from consult.db import utcnow
-from notifications import dispatch, notify
+from notifications.dispatch import DISPATCHER, InProcessScheduler
 from notifications.models import OutboxMessage
+from runtime import create_app, create_platform, shutdown_app
 from tests.factories import at, iso
-from tests.notifications.conftest import SENDER
+from tests.helpers import TEST_PASSWORD
+from tests.notifications.conftest import SENDER, notifier
 
 
 @pytest.fixture
@@ -43,7 +45,7 @@ def context() -> dict[str, Any]:
 
 @pytest.mark.parametrize("db_backend", ["postgresql", "sqlite"], indirect=True)
 def test_the_app_sends_booking_emails_and_timed_ones_by_itself(
-    client: Any, database: Any, world: dict[str, Any], inbox: Any
+    platform: Any, client: Any, database: Any, world: dict[str, Any], inbox: Any
 ) -> None:
     response = client.post(
         "/api/v1/bookings",
@@ -56,7 +58,7 @@ def test_the_app_sends_booking_emails_and_timed_ones_by_itself(
 
     due = utcnow() + timedelta(seconds=2)
     with database.session() as session:
-        notify(
+        notifier(platform).notify(
             session,
             recipient_id=world["sam"].id,
             kind="booking_reminder",
@@ -80,45 +82,40 @@ def test_the_app_sends_booking_emails_and_timed_ones_by_itself(
 
 
 def test_mail_left_pending_by_an_earlier_run_is_sent_when_the_app_starts(
-    app: Any, database: Any, settings: Any, make_user: Any, inbox: Any
+    settings: Any, inbox: Any
 ) -> None:
-    from web import create_app
-
-    dispatch.set_dispatcher(None)  # the first app "stops"
-    sam = make_user(role="client")
-    with database.session() as session:
-        notify(
+    earlier = create_platform(settings, "command")  # a process that sends nothing itself
+    with earlier.database.session() as session:
+        sam = register(session, Registration("sam@example.org", TEST_PASSWORD, "Sam", "client"))
+        session.flush()
+        notifier(earlier).notify(
             session,
             recipient_id=sam.id,
             kind="booking_reminder",
             context=context(),
             idempotency_key="left-behind",
         )
+    earlier.shutdown()
+    time.sleep(0.5)
     assert inbox.received == []
-    create_app(settings)  # the next start
-    assert inbox.wait_for(1)[0].recipients == [sam.email]
-
-
-class Recorder:
-    backend = "recorder"
-
-    def __init__(self) -> None:
-        self.calls: list[list[tuple[int, datetime]]] = []
-
-    def dispatch(self, items: Sequence[tuple[int, datetime]]) -> None:
-        self.calls.append(list(items))
+    application = create_app(settings)  # the next start
+    try:
+        assert inbox.wait_for(1)[0].recipients == ["sam@example.org"]
+    finally:
+        shutdown_app(application)
 
 
 @pytest.mark.parametrize("db_backend", ["postgresql", "sqlite"], indirect=True)
-def test_senders_hear_of_rows_only_when_the_outer_transaction_commits(
-    app: Any, database: Any, make_user: Any
+def test_mail_of_a_rolled_back_transaction_never_goes_out(
+    platform: Any, database: Any, make_user: Any, inbox: Any
 ) -> None:
+    """The sender hears of rows only after the outer commit (the mechanism itself is
+    tested in tests/consult/test_handoff.py): a rolled-back notification is never
+    sent, a committed one is."""
     sam = make_user(role="client")
-    recorder = Recorder()
-    dispatch.set_dispatcher(recorder)
 
     def note(session: Any, key: str) -> None:
-        notify(
+        notifier(platform).notify(
             session,
             recipient_id=sam.id,
             kind="booking_reminder",
@@ -126,38 +123,29 @@ def test_senders_hear_of_rows_only_when_the_outer_transaction_commits(
             idempotency_key=key,
         )
 
+    with pytest.raises(RuntimeError), database.session() as session:
+        note(session, "rolled-back")
+        raise RuntimeError
     with database.session() as session:
-        note(session, "one")
-        with session.begin_nested():  # a SAVEPOINT released is not a commit
-            note(session, "two")
         try:
             with session.begin_nested():
-                note(session, "three")
+                note(session, "savepoint-rolled-back")
                 raise RuntimeError
         except RuntimeError:
             pass
-        assert recorder.calls == []
-    assert len(recorder.calls) == 1
-    ids = {outbox_id for outbox_id, _ in recorder.calls[0]}
+        note(session, "kept")
+    assert len(inbox.wait_for(1)) == 1
+    time.sleep(1.5)  # a sweep later: still only the one
+    assert len(inbox.received) == 1
     with database.session() as session:
-        committed = set(session.scalars(select(OutboxMessage.id)))
-    # "three" was rolled back with its savepoint: its id names no row, which a
-    # sender treats as nothing to do.
-    assert committed <= ids and len(committed) == 2
-
-    with pytest.raises(RuntimeError), database.session() as session:
-        note(session, "four")
-        raise RuntimeError
-    assert len(recorder.calls) == 1  # a rolled-back transaction is never dispatched
+        keys = set(session.scalars(select(OutboxMessage.idempotency_key)))
+    assert keys == {"kept"}
 
 
 def test_the_sender_thread_stops_with_the_app(settings: Any) -> None:
-    from web import create_app, shutdown_app
-
     application = create_app(settings)
-    sender = dispatch.get_dispatcher()
-    assert isinstance(sender, dispatch.InProcessScheduler) and sender.thread.is_alive()
+    sender = application.extensions["consult.platform"].find(DISPATCHER)
+    assert isinstance(sender, InProcessScheduler) and sender.loop.thread.is_alive()
     shutdown_app(application)
-    sender.thread.join(30)
-    assert not sender.thread.is_alive()
-    assert dispatch.get_dispatcher() is None
+    sender.loop.thread.join(30)
+    assert not sender.loop.thread.is_alive()

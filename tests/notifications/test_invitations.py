@@ -56,7 +56,7 @@ def only(items: list[EmailMessage]) -> EmailMessage:
 
 @pytest.mark.parametrize("db_backend", ["postgresql", "sqlite"], indirect=True)
 def test_one_on_one_invitation_update_and_cancellation(
-    client: Any, database: Any, settings: Any, world: dict[str, Any], inbox: Any
+    platform: Any, client: Any, database: Any, settings: Any, world: dict[str, Any], inbox: Any
 ) -> None:
     pro, sam = world["pro"], world["sam"]
     set_locale(database, sam, "de-DE")
@@ -74,7 +74,7 @@ def test_one_on_one_invitation_update_and_cancellation(
     booking = response.get_json()
     booking_url = f"http://127.0.0.1:8000/bookings/{booking['id']}"
 
-    assert send_due(settings, database)[Outcome.SENT] == 2
+    assert send_due(platform)[Outcome.SENT] == 2
     inbox.wait_for(2)
     to_sam, to_pro = only(inbox.to(sam.email)), only(inbox.to(pro.email))
 
@@ -137,7 +137,7 @@ def test_one_on_one_invitation_update_and_cancellation(
         headers=world["sam_headers"],
     )
     assert moved.status_code == 200, moved.get_json()
-    assert send_due(settings, database)[Outcome.SENT] == 2
+    assert send_due(platform)[Outcome.SENT] == 2
     inbox.wait_for(2)
     for message in (only(inbox.to(sam.email)), only(inbox.to(pro.email))):
         method, event, _ = itip(message)
@@ -157,7 +157,7 @@ def test_one_on_one_invitation_update_and_cancellation(
         headers=world["pro_headers"],
     )
     assert cancelled.status_code == 200, cancelled.get_json()
-    assert send_due(settings, database)[Outcome.SENT] == 2
+    assert send_due(platform)[Outcome.SENT] == 2
     inbox.wait_for(2)
     for message in (only(inbox.to(sam.email)), only(inbox.to(pro.email))):
         method, event, calendar = itip(message)
@@ -190,7 +190,7 @@ def test_one_on_one_invitation_update_and_cancellation(
 
 
 def test_group_class_each_client_gets_their_own_invitation(
-    client: Any, database: Any, settings: Any, make_user: Any, inbox: Any
+    platform: Any, client: Any, database: Any, settings: Any, make_user: Any, inbox: Any
 ) -> None:
     from tests.factories import next_weekday
 
@@ -217,7 +217,7 @@ def test_group_class_each_client_gets_their_own_invitation(
         )
         assert response.status_code == 201, response.get_json()
 
-    assert send_due(settings, database)[Outcome.SENT] == 2
+    assert send_due(platform)[Outcome.SENT] == 2
     inbox.wait_for(2)
     assert inbox.to(pro.email) == []  # the professional gets a summary, not one email per seat
     for person in clients:
@@ -247,9 +247,9 @@ def test_group_class_each_client_gets_their_own_invitation(
         ).status_code
         == 201
     )
-    send_due(settings, database)
+    send_due(platform)
     inbox.clear()
-    result = send_due(settings, database, now=second - timedelta(hours=24) + timedelta(seconds=1))
+    result = send_due(platform, now=second - timedelta(hours=24) + timedelta(seconds=1))
     # Three clients' 24 h reminders and one summary for the professional.
     assert result[Outcome.SENT] == 4
     inbox.wait_for(4)
@@ -267,7 +267,7 @@ def test_group_class_each_client_gets_their_own_invitation(
 
 
 def test_group_seat_moves_and_cancellation_update_the_clients_calendar(
-    client: Any, database: Any, settings: Any, make_user: Any, inbox: Any
+    platform: Any, client: Any, database: Any, settings: Any, make_user: Any, inbox: Any
 ) -> None:
     from tests.factories import next_weekday
 
@@ -292,14 +292,14 @@ def test_group_seat_moves_and_cancellation_update_the_clients_calendar(
         json={"service_id": service["id"], "start": iso(first)},
         headers=headers,
     ).get_json()
-    send_due(settings, database)
+    send_due(platform)
     inbox.clear()
 
     moved = client.post(
         f"/api/v1/bookings/{booking['id']}/reschedule", json={"start": iso(second)}, headers=headers
     )
     assert moved.status_code == 200, moved.get_json()
-    assert send_due(settings, database)[Outcome.SENT] == 2
+    assert send_due(platform)[Outcome.SENT] == 2
     inbox.wait_for(2)
     by_method = {itip(message)[0]: itip(message)[1] for message in inbox.to(student.email)}
     # The new occurrence is requested, the old one cancelled: both of the same series.
@@ -312,7 +312,7 @@ def test_group_seat_moves_and_cancellation_update_the_clients_calendar(
     cancelled = client.post(f"/api/v1/bookings/{booking['id']}/cancel", headers=headers)
     assert cancelled.status_code == 200
     inbox.clear()
-    assert send_due(settings, database)[Outcome.SENT] == 1
+    assert send_due(platform)[Outcome.SENT] == 1
     method, event, _ = itip(inbox.wait_for(1)[0].message)
     assert method == "CANCEL" and event.decoded("RECURRENCE-ID") == second
     assert event.decoded("SEQUENCE") == 2 and attendees(event) == [student.email.lower()]

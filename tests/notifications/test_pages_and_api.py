@@ -4,6 +4,7 @@ person's own notifications. Bad input is a 4xx with a message, never a 500."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -11,26 +12,52 @@ from typing import Any
 import pytest
 
 from consult.db import utcnow
-from notifications import notify, register_template_folder
+from consult.hookspecs import hookimpl
+from consult.platform import Platform
+from notifications.rendering import zone_or_utc
+from notifications.service import NOTIFIER
+from runtime.platform import create_platform
 from tests.factories import bearer
-from tests.notifications.conftest import csrf_token, login
+from tests.helpers import csrf_token
+from tests.notifications.conftest import notifier
+
+
+class NoteTemplates:
+    """A kind of our own, from a template folder of its own (as other packages add
+    theirs, through the notification_templates hook)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    @hookimpl
+    def notification_templates(self) -> list[Path]:
+        return [self.folder]
 
 
 @pytest.fixture
-def notes(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A kind of our own, from a registered template folder (as other packages do)."""
+def notes(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("kinds")
     (folder / "test_note.subject.txt").write_text("Note {{ n }}\n")
     (folder / "test_note.inapp.txt").write_text("Body {{ n }}\n")
     (folder / "test_note.txt").write_text("Text {{ n }}\n")
     (folder / "test_note.html").write_text("<p>HTML {{ n }}</p>\n")
-    register_template_folder(folder)
-    return "test_note"
+    return folder
 
 
-def add(database: Any, user: Any, n: int, *, later: bool = False, url: str | None = None) -> None:
-    with database.session() as session:
-        notify(
+@pytest.fixture
+def platform(settings: Any, notes: Path) -> Iterator[Platform]:
+    """The test's platform with one more package's templates, registered before it
+    starts (as an include would)."""
+    built = create_platform(settings, "web")
+    built.register(NoteTemplates(notes), "test-notes")
+    built.start()
+    yield built
+    built.shutdown()
+
+
+def add(platform: Any, user: Any, n: int, *, later: bool = False, url: str | None = None) -> None:
+    with platform.database.session() as session:
+        notifier(platform).notify(
             session,
             recipient_id=user.id,
             kind="test_note",
@@ -42,13 +69,13 @@ def add(database: Any, user: Any, n: int, *, later: bool = False, url: str | Non
 
 
 @pytest.fixture
-def people(app: Any, database: Any, make_user: Any, notes: str) -> dict[str, Any]:
+def people(platform: Any, database: Any, make_user: Any) -> dict[str, Any]:
     sam = make_user(role="client", name="Sam")
     lee = make_user(role="client", name="Lee")
     for n in range(1, 6):
-        add(database, sam, n)
-    add(database, sam, 99, later=True)  # a reminder that is not due yet stays hidden
-    add(database, lee, 7)
+        add(platform, sam, n)
+    add(platform, sam, 99, later=True)  # a reminder that is not due yet stays hidden
+    add(platform, lee, 7)
     return {"sam": sam, "lee": lee, "sam_headers": bearer(database, sam)}
 
 
@@ -132,10 +159,12 @@ def test_api_bad_query_parameters_are_400(
     assert response.get_json()["error"]["fields"].keys() == {field}
 
 
-def test_bell_page_open_and_mark_read(client: Any, database: Any, people: dict[str, Any]) -> None:
+def test_bell_page_open_and_mark_read(
+    platform: Any, auth: Any, client: Any, database: Any, people: dict[str, Any]
+) -> None:
     sam = people["sam"]
-    add(database, sam, 6, url="http://127.0.0.1:8000/bookings/42")
-    login(client, sam)
+    add(platform, sam, 6, url="http://127.0.0.1:8000/bookings/42")
+    auth.login(sam)
     home = client.get("/").get_data(as_text=True)
     assert 'data-testid="notifications-bell"' in home
     assert 'aria-label="Notifications, 6 unread"' in home
@@ -177,9 +206,9 @@ def test_bell_page_open_and_mark_read(client: Any, database: Any, people: dict[s
     )
 
 
-def test_page_errors_are_4xx(client: Any, database: Any, people: dict[str, Any]) -> None:
+def test_page_errors_are_4xx(auth: Any, client: Any, database: Any, people: dict[str, Any]) -> None:
     assert client.get("/notifications").status_code == 302  # sign in first
-    login(client, people["lee"])
+    auth.login(people["lee"])
     sams = client.get("/api/v1/notifications", headers=people["sam_headers"]).get_json()
     other = sams["notifications"][0]["id"]
     token = csrf_token(client, "/notifications")
@@ -194,10 +223,10 @@ def test_page_errors_are_4xx(client: Any, database: Any, people: dict[str, Any])
 
 
 def test_professional_sets_reminders_on_the_settings_page(
-    client: Any, database: Any, make_user: Any, app: Any
+    auth: Any, client: Any, database: Any, make_user: Any, app: Any
 ) -> None:
     pro = make_user(role="professional")
-    login(client, pro)
+    auth.login(pro)
     page = client.get("/notifications/settings")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
@@ -216,10 +245,9 @@ def test_professional_sets_reminders_on_the_settings_page(
     assert 'value="2d, 2h"' in good.get_data(as_text=True)
 
 
-def test_template_folders_other_packages_register(notes: str, tmp_path: Path) -> None:
-    from notifications.rendering import render, zone_or_utc
-
-    rendered = render("test_note", {"n": 3}, locale="de", zone=zone_or_utc("UTC"))
+def test_template_folders_other_packages_register(platform: Any) -> None:
+    renderer = platform.find(NOTIFIER).renderer
+    rendered = renderer.render("test_note", {"n": 3}, locale="de", zone=zone_or_utc("UTC"))
     # No German template: English it is.
     assert (rendered.subject, rendered.text, rendered.html) == (
         "Note 3",

@@ -25,7 +25,7 @@ from notifications.reminders import (
 )
 from notifications.rendering import format_short
 from tests.factories import at, iso
-from tests.notifications.conftest import parts, send_due
+from tests.notifications.conftest import notifier, parts, send_due
 
 
 def book(client: Any, world: dict[str, Any], start: datetime) -> dict[str, Any]:
@@ -51,12 +51,12 @@ def reminders(database: Any, booking_id: int) -> list[tuple[str, datetime, int]]
 
 @pytest.mark.parametrize("db_backend", ["postgresql", "sqlite"], indirect=True)
 def test_reminders_are_sent_when_due_and_follow_moves_and_cancellation(
-    client: Any, database: Any, settings: Any, world: dict[str, Any], inbox: Any
+    platform: Any, client: Any, database: Any, settings: Any, world: dict[str, Any], inbox: Any
 ) -> None:
     pro, sam = world["pro"], world["sam"]
     start = at(world["day"], "09:00")
     booking = book(client, world, start)
-    send_due(settings, database)  # the confirmations
+    send_due(platform)  # the confirmations
     inbox.wait_for(2)
     inbox.clear()
 
@@ -69,10 +69,8 @@ def test_reminders_are_sent_when_due_and_follow_moves_and_cancellation(
     assert sorted({recipient for *_, recipient in planned}) == sorted([pro.id, sam.id])
 
     # Nothing before its time; at 24 h before, exactly the 24 h reminders.
-    assert (
-        send_due(settings, database, now=start - timedelta(hours=24, seconds=1))[Outcome.SENT] == 0
-    )
-    assert send_due(settings, database, now=start - timedelta(hours=23))[Outcome.SENT] == 2
+    assert send_due(platform, now=start - timedelta(hours=24, seconds=1))[Outcome.SENT] == 0
+    assert send_due(platform, now=start - timedelta(hours=23))[Outcome.SENT] == 2
     inbox.wait_for(2)
     to_sam = inbox.to(sam.email)[0]
     assert to_sam["Subject"].startswith("Reminder: Therapy session, ")
@@ -96,14 +94,14 @@ def test_reminders_are_sent_when_due_and_follow_moves_and_cancellation(
         headers=world["sam_headers"],
     )
     assert moved.status_code == 200, moved.get_json()
-    send_due(settings, database)  # the "moved" emails
+    send_due(platform)  # the "moved" emails
     inbox.clear()
     after_move = reminders(database, booking["id"])
     assert sorted(d for s, d, _ in after_move if s == "pending") == sorted(
         [new_start - timedelta(hours=24)] * 2 + [new_start - timedelta(hours=1)] * 2
     )
     assert [s for s, d, _ in after_move if d == start - timedelta(hours=1)] == ["cancelled"] * 2
-    assert send_due(settings, database, now=start - timedelta(minutes=59))[Outcome.SENT] == 2
+    assert send_due(platform, now=start - timedelta(minutes=59))[Outcome.SENT] == 2
     inbox.wait_for(2)
     # The 24 h reminders of the new time (due by then), not the old 1 h ones.
     assert inbox.to(sam.email)[0]["Subject"].endswith(
@@ -116,9 +114,9 @@ def test_reminders_are_sent_when_due_and_follow_moves_and_cancellation(
         f"/api/v1/bookings/{booking['id']}/cancel", headers=world["sam_headers"]
     )
     assert cancelled.status_code == 200
-    send_due(settings, database)
+    send_due(platform)
     inbox.clear()
-    assert send_due(settings, database, now=new_start)[Outcome.SENT] == 0
+    assert send_due(platform, now=new_start)[Outcome.SENT] == 0
     assert {
         s for s, d, _ in reminders(database, booking["id"]) if d == new_start - timedelta(hours=1)
     } == {"cancelled"}
@@ -130,16 +128,16 @@ def test_reminders_are_sent_when_due_and_follow_moves_and_cancellation(
 
 
 def test_offsets_already_past_are_skipped_and_moving_back_revives(
-    client: Any, database: Any, settings: Any, world: dict[str, Any]
+    platform: Any, client: Any, database: Any, settings: Any, world: dict[str, Any]
 ) -> None:
     start = at(world["day"], "09:00")
     booking = book(client, world, start)
-    send_due(settings, database)  # the booking's change becomes its messages
+    send_due(platform)  # the booking's change becomes its messages
     with database.session() as session:
         row = session.get(Booking, booking["id"])
         assert row is not None
         # Planned 3 h before the start: only the 1 h reminders are still ahead.
-        plan_reminders(session, row, now=start - timedelta(hours=3))
+        plan_reminders(notifier(platform), session, row, now=start - timedelta(hours=3))
     assert {(s, d) for s, d, _ in reminders(database, booking["id"])} == {
         ("cancelled", start - timedelta(hours=24)),
         ("pending", start - timedelta(hours=1)),
@@ -147,7 +145,7 @@ def test_offsets_already_past_are_skipped_and_moving_back_revives(
     with database.session() as session:
         row = session.get(Booking, booking["id"])
         assert row is not None
-        plan_reminders(session, row, now=start - timedelta(days=3))
+        plan_reminders(notifier(platform), session, row, now=start - timedelta(days=3))
     # Cancelled (never sent) reminders come back rather than colliding with their key.
     assert {s for s, _, _ in reminders(database, booking["id"])} == {"pending"}
     assert len(reminders(database, booking["id"])) == 4
@@ -187,7 +185,7 @@ def test_bad_offsets_say_what_to_write(text: str, message: str) -> None:
 
 
 def test_a_professionals_offsets_replan_upcoming_bookings(
-    client: Any, database: Any, settings: Any, world: dict[str, Any]
+    platform: Any, client: Any, database: Any, settings: Any, world: dict[str, Any]
 ) -> None:
     start = at(world["day"], "09:00")
     booking = book(client, world, start)
@@ -202,7 +200,10 @@ def test_a_professionals_offsets_replan_upcoming_bookings(
     assert {d for d, _ in pending} == {start - timedelta(days=2), start - timedelta(minutes=30)}
     assert len(pending) == 4
     with database.session() as session:
-        assert reminder_offsets(session, world["pro"].id) == (2880, 30)
+        assert reminder_offsets(session, world["pro"].id, notifier(platform).default_offsets) == (
+            2880,
+            30,
+        )
     # No reminders at all is a choice too.
     assert (
         client.put(

@@ -15,16 +15,18 @@ from notifications.errors import TemplateMissing
 from notifications.mailer import FileMailer, SMTPMailer, create_mailer
 from notifications.reminders import check_default_offsets
 from notifications.rendering import (
+    TEMPLATES,
+    Renderer,
     format_datetime,
     format_short,
     format_span,
     normalize_locale,
     one_line,
-    render,
     zone_label,
 )
 
 BERLIN = ZoneInfo("Europe/Berlin")
+render = Renderer([TEMPLATES]).render
 WINTER = datetime(2026, 12, 8, 8, 0, tzinfo=UTC)  # 09:00 in Berlin
 SUMMER = datetime(2026, 7, 7, 7, 0, tzinfo=UTC)  # 09:00 in Berlin
 

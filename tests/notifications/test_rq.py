@@ -14,18 +14,19 @@ from typing import Any
 
 import pytest
 from redis import Redis
-from rq import Queue, SimpleWorker
+from rq import Queue
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
 
 from consult.db import utcnow
 from notifications.bookings import BOOKING_CHANGE
-from notifications.delivery import DeliveryPolicy, Outcome, sweep
-from notifications.mailer import create_mailer
+from notifications.delivery import SENDER as SENDER_PORT
+from notifications.delivery import Outcome, sweep
 from notifications.models import DeliveryAttempt, OutboxMessage
-from tests.conftest import TEST_SECRET_KEY, _free_port, make_settings
-from tests.factories import at, iso
-from tests.notifications.conftest import SENDER
+from runtime import create_app, create_platform, shutdown_app
+from tests.factories import at, bearer, iso, next_weekday, setup_professional
+from tests.helpers import TEST_SECRET_KEY, free_port, make_settings
+from tests.notifications.conftest import SENDER, notifier
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,10 +40,10 @@ def settings_overrides(inbox: Any, redis_url: str) -> dict[str, dict[str, Any]]:
     }
 
 
-def run_burst(redis_url: str) -> None:
-    """A real rq worker in this process (no fork), until the queue is empty."""
-    connection = Redis.from_url(redis_url)
-    SimpleWorker([Queue("default", connection=connection)], connection=connection).work(burst=True)
+def run_burst(platform: Any) -> None:
+    """A real rq worker in this process (no fork), handing jobs ``platform``, until
+    the queue is empty."""
+    platform.jobs.worker(("default",), platform, forking=False).work(burst=True)
 
 
 def book(client: Any, world: dict[str, Any]) -> dict[str, Any]:
@@ -61,7 +62,7 @@ def statuses(database: Any, kind: str = "booking_confirmed") -> list[str]:
 
 
 def test_booking_emails_go_through_rq_and_reminders_wait_in_its_scheduler(
-    client: Any, database: Any, world: dict[str, Any], inbox: Any, redis_url: str
+    platform: Any, client: Any, database: Any, world: dict[str, Any], inbox: Any, redis_url: str
 ) -> None:
     book(client, world)
     connection = Redis.from_url(redis_url)
@@ -72,7 +73,7 @@ def test_booking_emails_go_through_rq_and_reminders_wait_in_its_scheduler(
     # the booking's request, and queues those in turn.
     assert [job.func_name for job in queue.get_jobs()].count(ours) == 1
     assert statuses(database, BOOKING_CHANGE) == ["pending"]
-    run_burst(redis_url)  # the change, then the two invitations it queued
+    run_burst(platform)  # the change, then the two invitations it queued
     assert len(inbox.wait_for(2)) == 2
     assert statuses(database, BOOKING_CHANGE) == ["sent"]
     scheduled = ScheduledJobRegistry(queue=queue)
@@ -83,12 +84,15 @@ def test_booking_emails_go_through_rq_and_reminders_wait_in_its_scheduler(
 
 
 def test_booking_succeeds_with_redis_unreachable_and_the_sweep_delivers(
-    tmp_path: Path, database_url: str, database: Any, inbox: Any, redis_url: str, make_user: Any
+    platform: Any,
+    tmp_path: Path,
+    database_url: str,
+    database: Any,
+    inbox: Any,
+    redis_url: str,
+    make_user: Any,
 ) -> None:
-    from tests.factories import bearer, next_weekday, setup_professional
-    from web import create_app
-
-    closed = f"redis://127.0.0.1:{_free_port()}/0"
+    closed = f"redis://127.0.0.1:{free_port()}/0"
     settings = make_settings(
         tmp_path,
         database_url,
@@ -99,6 +103,7 @@ def test_booking_succeeds_with_redis_unreachable_and_the_sweep_delivers(
     app = create_app(settings)
     client = app.test_client()
     pro, _, service = setup_professional(client, database, make_user)
+    sender = app.extensions["consult.platform"].find(SENDER_PORT)
     sam = make_user(role="client")
     response = client.post(
         "/api/v1/bookings",
@@ -113,16 +118,15 @@ def test_booking_succeeds_with_redis_unreachable_and_the_sweep_delivers(
 
     # A worker runs (Redis may or may not be back: its sweep needs none). The
     # sweep leaves rows alone while their job may just be slow, then sends them.
-    mailer = create_mailer(settings)
-    policy = DeliveryPolicy.from_settings(settings)
-    assert sweep(database, mailer, policy)[Outcome.SENT] == 0
-    later = utcnow() + policy.redispatch_after + timedelta(seconds=1)
-    assert sweep(database, mailer, policy, now=later)[Outcome.SENT] == 2
+    assert sweep(sender)[Outcome.SENT] == 0
+    later = utcnow() + sender.policy.redispatch_after + timedelta(seconds=1)
+    assert sweep(sender, now=later)[Outcome.SENT] == 2
     assert {r.recipients[0] for r in inbox.wait_for(2)} == {sam.email, pro.email}
     assert statuses(database) == ["sent", "sent"]
     # Nothing more to do: the emails went out once.
-    assert sum(sweep(database, mailer, policy, now=later + timedelta(minutes=5)).values()) == 0
+    assert sum(sweep(sender, now=later + timedelta(minutes=5)).values()) == 0
     assert len(inbox.received) == 2
+    shutdown_app(app)
 
 
 def _children(pid: int) -> list[int]:
@@ -142,6 +146,7 @@ def _children(pid: int) -> list[int]:
 @pytest.mark.slow
 @pytest.mark.parametrize("crash", ["before the server accepted", "after the server accepted"])
 def test_a_worker_killed_while_sending_loses_nothing(
+    platform: Any,
     app: Any,
     client: Any,
     database: Any,
@@ -159,10 +164,9 @@ def test_a_worker_killed_while_sending_loses_nothing(
     runs out. Killed after: the copy sent again carries the same Message-ID, so
     the recipient's mail system sees one message (the window explained in
     :mod:`notifications.delivery`)."""
-    from notifications import notify
 
     with database.session() as session:
-        notify(
+        notifier(platform).notify(
             session,
             recipient_id=world["sam"].id,
             kind="booking_reminder",
@@ -224,12 +228,9 @@ def test_a_worker_killed_while_sending_loses_nothing(
     assert arrived_during_crash == (0 if crash.startswith("before") else 1)
 
     # Recovery: the worker's sweep sends it once the lease has run out.
-    mailer = create_mailer(settings)
-    policy = DeliveryPolicy.from_settings(settings)
+    sender = platform.find(SENDER_PORT)
     deadline = time.monotonic() + 90
-    while (
-        sweep(database, mailer, policy, now=utcnow() + policy.redispatch_after)[Outcome.SENT] == 0
-    ):
+    while sweep(sender, now=utcnow() + sender.policy.redispatch_after)[Outcome.SENT] == 0:
         assert time.monotonic() < deadline, "the message was never sent again"
         time.sleep(0.5)
     received = inbox.wait_for(arrived_during_crash + 1)
@@ -242,7 +243,7 @@ def test_a_worker_killed_while_sending_loses_nothing(
         )
     assert sent is not None and sent.attempts == 2 and attempts == ["sent"]
     # Whatever rq retries later finds the message sent and does nothing.
-    run_burst(redis_url)
+    run_burst(platform)
     assert len(inbox.received) == len(received)
     message_ids = {r.message["Message-ID"] for r in inbox.received}
     assert len(message_ids) == 1  # one message from the recipient's view
@@ -264,6 +265,7 @@ def _context() -> dict[str, Any]:
 
 
 def test_consult_worker_sweeps_on_its_own(
+    platform: Any,
     client: Any,
     database: Any,
     settings: Any,
@@ -274,8 +276,6 @@ def test_consult_worker_sweeps_on_its_own(
 ) -> None:
     """What ``consult worker`` starts: a thread that sends the rows whose job was
     lost (here: Redis restarted empty), without any rq job."""
-    from notifications.runtime import start_for_worker
-
     book(client, world)
     Redis.from_url(redis_url).flushdb()  # Redis restarted empty: the jobs are gone
     worker_settings = make_settings(
@@ -285,15 +285,14 @@ def test_consult_worker_sweeps_on_its_own(
         redis={"url": redis_url},
         notifications={"sweep_seconds": "1", "redispatch_after_seconds": "1"},
     )
-    sweeper = start_for_worker(worker_settings)
-    assert sweeper is not None
+    worker = create_platform(worker_settings, "worker").start()
     try:
         assert len(inbox.wait_for(2)) == 2
     finally:
-        sweeper.stop()
+        worker.shutdown()
     # The expansion also queued jobs for its messages (Redis is back): they find
     # them sent, and send nothing twice.
-    run_burst(redis_url)
+    run_burst(platform)
     assert len(inbox.received) == 2
     deadline = time.monotonic() + 30
     while statuses(database) != ["sent", "sent"]:

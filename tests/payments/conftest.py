@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -34,6 +33,7 @@ from sqlalchemy import select
 from booking.models import Booking
 from payments.models import Payment
 from tests.factories import bearer, setup_professional
+from tests.helpers import free_port
 
 SECRET_KEY = "sk_test_consult_payments"
 PUBLISHABLE_KEY = "pk_test_consult_payments"
@@ -41,15 +41,9 @@ WEBHOOK_SECRET = "whsec_consult_payments_test"
 TIMEOUT = 30
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def closed_port_url() -> str:
     """A loopback URL nobody listens on: connecting is refused at once."""
-    return f"http://127.0.0.1:{_free_port()}"
+    return f"http://127.0.0.1:{free_port()}"
 
 
 @contextmanager
@@ -58,7 +52,7 @@ def running_localstripe(folder: Path) -> Iterator[str]:
     executable = Path(sys.executable).with_name("localstripe")
     if not executable.exists():
         pytest.fail(f"{executable} is missing: install the test extras (pip install -e '.[test]')")
-    port = _free_port()
+    port = free_port()
     log = (folder / "localstripe.log").open("wb")
     process = subprocess.Popen(
         [str(executable), "--port", str(port), "--from-scratch"],

@@ -22,10 +22,12 @@ from caldav_server.store import CalendarStore
 from consult.db import utcnow
 from notifications.bookings import CONFIRMED
 from notifications.models import OutboxMessage
-from payments import holds, runtime
+from payments import holds
+from payments.gateway import GATEWAY
 from payments.models import Payment, ProcessedWebhookEvent
-from tests.conftest import LiveServer, make_settings
+from runtime.app import create_app, platform_of, shutdown_app
 from tests.factories import at, bearer, iso, next_weekday
+from tests.helpers import LiveServer, make_settings
 from tests.payments.conftest import (
     StandIn,
     closed_port_url,
@@ -187,8 +189,6 @@ def test_two_clients_racing_for_a_paid_slot_get_one_hold_and_one_409(
 def test_an_unreachable_stripe_is_a_clear_503_and_leaves_no_hold(
     tmp_path: Path, database_url: str, database: Any, make_user: Any, localstripe: str
 ) -> None:
-    from web import create_app, shutdown_app
-
     settings = make_settings(
         tmp_path, database_url, **payment_settings(localstripe, stripe_api_base=closed_port_url())
     )
@@ -215,7 +215,7 @@ def test_an_unreachable_stripe_is_a_clear_503_and_leaves_no_hold(
         # the slot was never taken.
         later = utcnow() + timedelta(minutes=11)
         swept = holds.sweep(
-            database, runtime.gateway_for(settings), now=later, links=Links("http://x")
+            database, platform_of(app).find(GATEWAY), now=later, links=Links("http://x")
         )
         assert swept.expired == {} and swept.stopped == {}
         slots = client.get(

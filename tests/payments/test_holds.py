@@ -19,7 +19,8 @@ from booking.models import Booking, GroupOccurrence
 from caldav_server.store import CalendarStore
 from consult.db import utcnow
 from notifications.models import OutboxMessage
-from payments import holds, runtime
+from payments import holds
+from payments.gateway import GATEWAY
 from payments.models import Payment
 from tests.factories import at, bearer, group_class, iso, next_weekday
 from tests.payments.conftest import StandIn, open_shop, wait_for
@@ -41,13 +42,13 @@ def hold(client: Any, shop: Any, user: Any, start: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize("db_backend", ["postgresql", "sqlite"], indirect=True)
 def test_a_hold_that_runs_out_frees_the_slot(
-    client: Any, app: Any, database: Any, make_user: Any, stand_in: StandIn
+    platform: Any, client: Any, app: Any, database: Any, make_user: Any, stand_in: StandIn
 ) -> None:
     shop = open_shop(client, database, make_user)
     start = at(next_weekday(1, weeks_ahead=2), "09:00")
     held = hold(client, shop, make_user(role="client"), start)
     payment = shop.payment(held["id"])
-    gateway = runtime.gateway_for(app.extensions["consult.settings"])
+    gateway = platform.find(GATEWAY)
 
     # The clock is ours: one minute before the end nothing happens.
     early = holds.sweep(
@@ -101,14 +102,14 @@ def test_a_hold_that_runs_out_frees_the_slot(
 
 
 def test_a_payment_at_the_last_moment_wins_over_the_expiry(
-    client: Any, app: Any, database: Any, make_user: Any, stand_in: StandIn
+    platform: Any, client: Any, app: Any, database: Any, make_user: Any, stand_in: StandIn
 ) -> None:
     shop = open_shop(client, database, make_user)
     held = hold(client, shop, make_user(role="client"), at(next_weekday(2, weeks_ahead=2), "09:00"))
     payment = shop.payment(held["id"])
     # Paid, but the webhook is lost (none registered): the expiry asks Stripe first.
     stand_in.pay(held["payment"]["client_secret"])
-    gateway = runtime.gateway_for(app.extensions["consult.settings"])
+    gateway = platform.find(GATEWAY)
     swept = holds.sweep(
         database, gateway, now=payment.hold_expires_at + timedelta(minutes=1), links=LINKS
     )

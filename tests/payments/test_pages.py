@@ -14,13 +14,15 @@ from typing import Any
 from sqlalchemy import func, select
 
 from booking.models import Booking
-from payments import holds, runtime
+from payments import holds
+from payments.gateway import GATEWAY
 from payments.models import Payment
-from tests.conftest import TEST_PASSWORD, make_settings
+from runtime import create_app, shutdown_app
 from tests.factories import at, iso, next_weekday, one_on_one
+from tests.helpers import TEST_PASSWORD, csrf_token, login, make_settings
 from tests.payments.conftest import StandIn, closed_port_url, open_shop, payment_settings
 from tests.payments.test_holds import LINKS, hold
-from tests.web.pages.helpers import csrf_token, login, make_professional
+from tests.web.pages.helpers import make_professional
 
 
 def booking_link(principal: str, service_id: int, start: Any) -> str:
@@ -140,7 +142,7 @@ def test_the_return_page_checks_the_payment_itself(
 
 
 def test_a_lapsed_hold_says_so_and_takes_no_money(
-    client: Any, app: Any, database: Any, make_user: Any, stand_in: StandIn
+    platform: Any, client: Any, app: Any, database: Any, make_user: Any, stand_in: StandIn
 ) -> None:
     shop = open_shop(client, database, make_user)
     sam = make_user(role="client")
@@ -148,7 +150,7 @@ def test_a_lapsed_hold_says_so_and_takes_no_money(
     login(client, sam)
     token = csrf_token(client, f"/bookings/{held['id']}/pay")
     payment = shop.payment(held["id"])
-    gateway = runtime.gateway_for(app.extensions["consult.settings"])
+    gateway = platform.find(GATEWAY)
     holds.sweep(database, gateway, now=payment.hold_expires_at + timedelta(seconds=5), links=LINKS)
 
     page = client.get(f"/bookings/{held['id']}/pay")
@@ -168,8 +170,6 @@ def test_a_lapsed_hold_says_so_and_takes_no_money(
 def test_the_booking_form_with_stripe_unreachable_is_a_clear_503(
     tmp_path: Path, database_url: str, database: Any, make_user: Any, localstripe: str
 ) -> None:
-    from web import create_app, shutdown_app
-
     app = create_app(
         make_settings(
             tmp_path,

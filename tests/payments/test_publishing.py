@@ -13,7 +13,7 @@ import pytest
 from consult.config import ConfigError, load_settings
 from payments.gateway import create_gateway
 from tests.factories import bearer, one_on_one
-from tests.web.pages.helpers import csrf_token, login
+from tests.helpers import csrf_token, login
 
 NO_PAYMENTS = "Online payment is not set up on this platform"
 
@@ -108,7 +108,7 @@ def test_keys_come_only_from_the_environment(tmp_path: Path) -> None:
 
 
 def test_a_paid_service_published_before_keys_were_removed_cannot_be_booked(
-    client: Any, make_user: Any, database: Any
+    platform: Any, client: Any, make_user: Any, database: Any
 ) -> None:
     from booking import catalog
     from tests.factories import at, iso, next_weekday, setup_professional

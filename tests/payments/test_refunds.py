@@ -13,12 +13,13 @@ import pytest
 
 from booking import bookings
 from booking.models import Booking
-from payments import dispatch, holds, runtime
-from payments.gateway import GatewayConfig
+from payments import holds
+from payments.gateway import GATEWAY, GatewayConfig
 from payments.models import Refund
 from payments.refunds import send_refund
 from payments.stripe_gateway import StripeGateway
 from tests.factories import at, bearer, next_weekday
+from tests.helpers import login
 from tests.payments.conftest import (
     PUBLISHABLE_KEY,
     SECRET_KEY,
@@ -28,7 +29,6 @@ from tests.payments.conftest import (
     wait_for,
 )
 from tests.payments.test_holds import LINKS, hold
-from tests.web.pages.helpers import login
 
 POLICY = {"full_refund_hours": 48, "partial_refund_hours": 24, "partial_refund_percent": 50}
 
@@ -111,11 +111,17 @@ def test_each_policy_tier_refunds_what_it_says(
 
 @pytest.mark.parametrize("db_backend", ["postgresql", "sqlite"], indirect=True)
 def test_an_unreachable_stripe_delays_a_refund_and_never_doubles_it(
-    client: Any, app: Any, database: Any, make_user: Any, stand_in: StandIn
+    monkeypatch: pytest.MonkeyPatch,
+    platform: Any,
+    client: Any,
+    app: Any,
+    database: Any,
+    make_user: Any,
+    stand_in: StandIn,
 ) -> None:
     shop, sam, booking = paid_booking(client, database, make_user, stand_in)
     # Keep the app's job queue out of it: this test sends by hand.
-    dispatch.set_runner(None)
+    monkeypatch.setattr(platform.jobs, "enqueue", lambda *args, **kwargs: None)
     cancel_at(database, booking["id"], hours_before=72, by="client")
     with database.session() as session:
         refund = session.query(Refund).one()
@@ -130,7 +136,7 @@ def test_an_unreachable_stripe_delays_a_refund_and_never_doubles_it(
         assert "could not reach our payment provider" in refund.last_error
         retry_at = refund.next_attempt_at
     assert retry_at is not None and retry_at > now
-    gateway = runtime.gateway_for(app.extensions["consult.settings"])
+    gateway = platform.find(GATEWAY)
     # Before its back-off is over the sweep leaves it; after, it is sent once.
     assert holds.sweep(database, gateway, now=now, links=LINKS).refunds == {}
     assert holds.sweep(database, gateway, now=retry_at, links=LINKS).refunds == {refund_id: "sent"}

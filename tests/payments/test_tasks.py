@@ -13,8 +13,8 @@ from rq import Queue
 from rq.registry import ScheduledJobRegistry
 
 from payments import tasks
-from tests.factories import at, next_weekday
-from tests.payments.conftest import StandIn, open_shop, payment_settings
+from tests.factories import at, bearer, next_weekday
+from tests.payments.conftest import StandIn, open_shop, payment_settings, wait_for
 from tests.payments.test_holds import hold
 
 
@@ -24,7 +24,7 @@ def settings_overrides(localstripe: str, redis_url: str) -> dict[str, dict[str, 
 
 
 def test_the_expiry_is_scheduled_on_rq_at_the_end_of_the_hold(
-    client: Any, database: Any, make_user: Any, stand_in: StandIn, redis_url: str
+    platform: Any, client: Any, database: Any, make_user: Any, stand_in: StandIn, redis_url: str
 ) -> None:
     shop = open_shop(client, database, make_user)
     held = hold(client, shop, make_user(role="client"), at(next_weekday(4, weeks_ahead=2), "09:00"))
@@ -35,18 +35,13 @@ def test_the_expiry_is_scheduled_on_rq_at_the_end_of_the_hold(
     scheduled = registry.get_scheduled_time(job_id)
     assert abs(scheduled - payment.hold_expires_at) < timedelta(seconds=1)
     # Run early (a clock that is ahead, a duplicate), the job does nothing.
-    assert tasks.expire_hold(payment_id=payment.id) == "not_due"
+    assert tasks.expire_hold(platform, payment_id=payment.id) == "not_due"
     assert shop.booking(held["id"]).status == "held"
 
 
 def test_cancelling_a_held_booking_cancels_the_intent_from_an_rq_worker(
-    client: Any, database: Any, make_user: Any, stand_in: StandIn, redis_url: str
+    platform: Any, client: Any, database: Any, make_user: Any, stand_in: StandIn, redis_url: str
 ) -> None:
-    from rq import SimpleWorker
-
-    from tests.factories import bearer
-    from tests.payments.conftest import wait_for
-
     shop = open_shop(client, database, make_user)
     sam = make_user(role="client")
     held = hold(client, shop, sam, at(next_weekday(3, weeks_ahead=2), "09:00"))
@@ -59,7 +54,7 @@ def test_cancelling_a_held_booking_cancels_the_intent_from_an_rq_worker(
     connection = Redis.from_url(redis_url)
     queue = Queue("default", connection=connection)
     assert any(job.func_name == "payments.tasks.cancel_intent" for job in queue.get_jobs())
-    SimpleWorker([queue], connection=connection).work(burst=True)
+    platform.jobs.worker(("default",), platform, forking=False).work(burst=True)
     intent_id = shop.payment(held["id"]).intent_id
     assert stand_in.intent(intent_id)["status"] == "canceled"
     wait_for(lambda: shop.payment(held["id"]).status == "canceled", "the payment to say so")

@@ -19,8 +19,9 @@ from booking.models import Booking
 from notifications.bookings import BOOKING_CHANGE
 from notifications.models import OutboxMessage
 from payments.models import Payment, ProcessedWebhookEvent, Refund
-from tests.conftest import make_settings
+from runtime import create_app, shutdown_app
 from tests.factories import at, bearer, next_weekday
+from tests.helpers import make_settings
 from tests.payments.conftest import StandIn, event_payload, open_shop, payment_settings, sign
 from tests.payments.test_holds import hold
 
@@ -181,8 +182,6 @@ def test_unknown_events_and_unknown_payments_are_acknowledged(
 def test_without_a_webhook_secret_webhooks_are_refused(
     tmp_path: Path, database_url: str, localstripe: str
 ) -> None:
-    from web import create_app, shutdown_app
-
     app = create_app(
         make_settings(tmp_path, database_url, **payment_settings(localstripe, webhook_secret=""))
     )

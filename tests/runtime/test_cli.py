@@ -9,7 +9,6 @@ data folder, migrations applied at start. Then the home page, ``/dav/`` and the
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,8 @@ from pathlib import Path
 import caldav
 import pytest
 import requests
+
+from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,15 +44,9 @@ def _base_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def embedded_server(tmp_path: Path):  # type: ignore[no-untyped-def]
-    port = _free_port()
+    port = free_port()
     env = _base_env(tmp_path)
     env["CONSULT_BASE_URL"] = f"http://127.0.0.1:{port}"
     log = tmp_path / "serve.log"

@@ -11,7 +11,7 @@ from alembic.migration import MigrationContext
 
 from runtime.migrate import current_heads, downgrade, upgrade
 from runtime.models import metadata
-from tests.conftest import PG_ADMIN_URL
+from tests.helpers import PG_ADMIN_URL
 
 
 def _diff(engine: sa.Engine) -> list[object]:

@@ -240,7 +240,7 @@ def test_huge_feeds_and_absurd_events_are_bounded(
 
 @pytest.mark.parametrize("sync_overrides", [{"request_timeout_seconds": "2"}], indirect=True)
 def test_failing_calendars_do_not_block_the_others(
-    client: Any, database: Any, make_user: Any, ics: IcsServer
+    platform: Any, client: Any, database: Any, make_user: Any, ics: IcsServer
 ) -> None:
     """A 5xx, a timeout and a healthy feed, synced together by the dispatcher."""
     pro, headers, service = setup_professional(client, database, make_user)
@@ -277,7 +277,7 @@ def test_failing_calendars_do_not_block_the_others(
             row = session.get(ExternalCalendar, connection_id)
             assert row is not None
             row.next_sync_at = row.last_attempt_at
-    assert tasks.dispatch_due_job() == 3
+    assert tasks.dispatch_due_job(platform) == 3
     down = wait_for(
         lambda: (c := get_connection(client, headers, ids["down"]))["failure_count"] == 2 and c
     )

@@ -20,10 +20,11 @@ from rq.registry import ScheduledJobRegistry
 
 from consult.config import Settings
 from consult.db import utcnow
+from runtime import create_app, shutdown_app
 from sync.models import ExternalCalendar
 from sync.tasks import dispatch_due_job
-from tests.conftest import TEST_SECRET_KEY
 from tests.factories import at, next_weekday, setup_professional
+from tests.helpers import TEST_SECRET_KEY, make_settings
 from tests.sync.conftest import sync_settings
 from tests.sync.helpers import get_connection, slot_times, vcalendar, vevent, wait_for
 from tests.sync.servers.google import GoogleStandIn
@@ -150,9 +151,6 @@ def test_without_redis_a_timer_in_the_app_dispatches_due_calendars(
 ) -> None:
     """The embedded default (no Redis): the dispatcher runs on the app's in-process queue
     every ``dispatch_seconds``, and stops once no calendar is connected."""
-    from tests.conftest import make_settings
-    from web import create_app
-
     settings = make_settings(
         tmp_path, database_url, sync=sync_settings(google, graph, dispatch_seconds="1")
     )
@@ -178,4 +176,4 @@ def test_without_redis_a_timer_in_the_app_dispatches_due_calendars(
     assert ics.count("feed", 304) == 1
     assert client.delete(f"{URL}/{connection_id}", headers=headers).status_code == 204
     time.sleep(2.5)  # the chain sees no connected calendar and stops
-    app.extensions["consult.jobs"].shutdown()
+    shutdown_app(app)

@@ -109,7 +109,7 @@ def test_outlook_calendar_is_mirrored_through_delta_queries(
 
 
 def test_bookings_are_written_back_to_outlook(
-    client: Any, database: Any, make_user: Any, graph: GraphStandIn
+    platform: Any, client: Any, database: Any, make_user: Any, graph: GraphStandIn
 ) -> None:
     pro, headers, service = setup_professional(client, database, make_user)
     connection = oauth_connect(client, headers, "microsoft", graph)
@@ -137,7 +137,7 @@ def test_bookings_are_written_back_to_outlook(
         row = session.get(ExternalCalendarPush, push.id)
         assert row is not None
         row.next_attempt_at = utcnow()  # the backoff is over: the dispatcher retries
-    assert dispatch_due_job() == 1
+    assert dispatch_due_job(platform) == 1
     (event_id,) = wait_for(lambda: list(graph.events))
     event = graph.events[event_id]
     assert event["subject"] == "Therapy session with Sam"

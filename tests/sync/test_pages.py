@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import TEST_PASSWORD
 from tests.factories import setup_professional
+from tests.helpers import form_token, login
 from tests.sync.helpers import vcalendar, vevent, wait_for
 from tests.sync.servers.google import GoogleStandIn
 from tests.sync.servers.ics import IcsServer
@@ -19,22 +19,6 @@ from tests.sync.servers.ics import IcsServer
 def app(app: Any) -> Any:
     app.config["WTF_CSRF_ENABLED"] = True
     return app
-
-
-def login(client: Any, email: str) -> None:
-    page = client.get("/login").get_data(as_text=True)
-    response = client.post(
-        "/login",
-        data={"csrf_token": form_token(page), "email": email, "password": TEST_PASSWORD},
-    )
-    assert response.status_code == 302, response.get_data(as_text=True)
-
-
-def form_token(page: str, prefix: str = "") -> str:
-    name = f"{prefix}-csrf_token" if prefix else "csrf_token"
-    match = re.search(rf'name="{name}" type="hidden" value="([^"]+)"', page)
-    assert match, f"no {name} on the page"
-    return match.group(1)
 
 
 def test_only_signed_in_professionals_see_the_page(

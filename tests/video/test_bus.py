@@ -13,10 +13,11 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import LiveServer, make_settings, start_live_server
+from tests.helpers import LiveServer, make_settings, start_live_server
 from tests.video.conftest import join_token, ws_url
 from video.bus import RedisBus
 from video.client import RoomClient
+from video.services import VIDEO
 from video.signalling import presence_key
 
 
@@ -32,7 +33,6 @@ def two_servers(tmp_path: Path, database_url: str, redis_url: str) -> Iterator[l
     ]
     yield servers
     for server in servers:
-        server.app.extensions["video"].bus.close()
         server.stop()
 
 
@@ -40,7 +40,7 @@ def test_participants_on_different_app_servers_meet_through_redis(
     two_servers: list[LiveServer], make_room: Any, redis_url: str
 ) -> None:
     first, second = two_servers
-    assert first.app.extensions["video"].bus.backend == "redis"
+    assert first.platform.find(VIDEO).bus.backend == "redis"
     room = make_room()
 
     async def scenario() -> None:

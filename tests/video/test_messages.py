@@ -10,8 +10,8 @@ from typing import Any
 
 from booking.models import GroupSession
 from consult.db import Database, utcnow
-from tests.conftest import TEST_PASSWORD
 from tests.factories import bearer
+from tests.helpers import login
 from tests.video.conftest import insert_booking
 
 
@@ -19,17 +19,6 @@ def post(client: Any, room: Any, headers: dict[str, str], body: Any) -> Any:
     return client.post(
         f"/api/v1/bookings/{room.booking_id}/messages", json={"body": body}, headers=headers
     )
-
-
-def login(client: Any, user: Any) -> None:
-    page = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
-    assert token
-    response = client.post(
-        "/login",
-        data={"csrf_token": token.group(1), "email": user.email, "password": TEST_PASSWORD},
-    )
-    assert response.status_code == 302
 
 
 def csrf_of(client: Any, path: str) -> str:

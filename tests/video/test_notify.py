@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy import select
 
 from consult.db import Database, utcnow
-from notifications.delivery import DeliveryPolicy, deliver_due
-from notifications.mailer import create_mailer
+from notifications.delivery import SENDER, deliver_due
 from notifications.models import OutboxMessage
+from video.services import VIDEO
 from video.signalling import presence_key
 
 
@@ -29,7 +29,7 @@ def outbox(database: Database, recipient_id: int) -> list[OutboxMessage]:
 
 
 def test_absent_recipients_get_one_batched_email_and_present_ones_none(
-    app: Any, client: Any, database: Database, settings: Any, make_room: Any
+    platform: Any, app: Any, client: Any, database: Database, settings: Any, make_room: Any
 ) -> None:
     room = make_room(starts_in=timedelta(days=1))
     before = utcnow()
@@ -51,10 +51,9 @@ def test_absent_recipients_get_one_batched_email_and_present_ones_none(
     assert email.next_attempt_at <= utcnow() + timedelta(minutes=10)
 
     # Nothing goes out before the delay; after it, the outbox sends it.
-    mailer = create_mailer(settings)
-    delivery = DeliveryPolicy.from_settings(settings)
-    assert sum(deliver_due(database, mailer, delivery, now=utcnow()).values()) == 0
-    deliver_due(database, mailer, delivery, now=utcnow() + timedelta(minutes=11))
+    sender = platform.find(SENDER)
+    assert sum(deliver_due(sender, now=utcnow()).values()) == 0
+    deliver_due(sender, now=utcnow() + timedelta(minutes=11))
     sent = sorted((settings.data_dir / "outbox").glob("*.eml"))
     assert len(sent) == 1
     message = message_from_bytes(sent[0].read_bytes(), policy=policy.default)
@@ -62,7 +61,7 @@ def test_absent_recipients_get_one_batched_email_and_present_ones_none(
     assert message["To"].addresses[0].addr_spec == room.pro.email
 
     # The client is in the room (their WebSocket keeps this mark fresh): no email.
-    app.extensions["video"].bus.mark_present(
+    platform.find(VIDEO).bus.mark_present(
         presence_key(room.booking_id, room.client.id), "conn-1", 60
     )
     response = client.post(

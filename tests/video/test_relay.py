@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import TEST_SECRET_KEY
+from tests.helpers import TEST_SECRET_KEY, free_port
 from tests.video.conftest import join_token, ws_url
-from tests.video.relay_process import free_port, relay_process
+from tests.video.relay_process import relay_process
 from video.client import RoomClient
 from video.config import VideoConfig
 

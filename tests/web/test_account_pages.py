@@ -8,22 +8,13 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import TEST_PASSWORD
+from tests.helpers import TEST_PASSWORD, csrf_token, login
 
 
 @pytest.fixture
 def app(app: Any) -> Any:
     app.config["WTF_CSRF_ENABLED"] = True
     return app
-
-
-def csrf_token(client: Any, path: str) -> str:
-    page = client.get(path).get_data(as_text=True)
-    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
-        r'name="csrf_token" value="([^"]+)"', page
-    )
-    assert match, f"no CSRF token on {path}"
-    return match.group(1)
 
 
 def register(client: Any, email: str = "maya@example.org", role: str = "professional") -> Any:
@@ -37,13 +28,6 @@ def register(client: Any, email: str = "maya@example.org", role: str = "professi
             "role": role,
             "timezone": "Europe/Berlin",
         },
-    )
-
-
-def login(client: Any, email: str, password: str = TEST_PASSWORD) -> Any:
-    return client.post(
-        "/login",
-        data={"csrf_token": csrf_token(client, "/login"), "email": email, "password": password},
     )
 
 
@@ -109,10 +93,10 @@ def test_duplicate_email_is_a_form_error(client: Any) -> None:
 
 def test_login_logout_and_wrong_password(client: Any, make_user: Any) -> None:
     user = make_user(role="client")
-    bad = login(client, user.email, "wrong password")
+    bad = login(client, user.email, "wrong password", expect_ok=False)
     assert bad.status_code == 401
     assert "Email or password is incorrect." in bad.get_data(as_text=True)
-    good = login(client, user.email)
+    good = login(client, user.email, expect_ok=False)
     assert good.status_code == 302
     assert client.get("/account").status_code == 200
     client.post("/logout", data={"csrf_token": csrf_token(client, "/account")})
@@ -132,8 +116,8 @@ def test_login_redirects_only_to_local_paths(client: Any, make_user: Any) -> Non
 def test_login_page_is_rate_limited(client: Any, make_user: Any) -> None:
     user = make_user(role="client")
     for _ in range(5):
-        assert login(client, user.email, "wrong password").status_code == 401
-    response = login(client, user.email)
+        assert login(client, user.email, "wrong password", expect_ok=False).status_code == 401
+    response = login(client, user.email, expect_ok=False)
     assert response.status_code == 429
     assert "Too many failed login attempts" in response.get_data(as_text=True)
 
@@ -158,7 +142,7 @@ def test_password_change_signs_out_other_sessions(app: Any, make_user: Any) -> N
 
 def test_wrong_current_password_is_a_form_error(client: Any, make_user: Any) -> None:
     user = make_user(role="client")
-    login(client, user.email)
+    login(client, user.email, expect_ok=False)
     response = client.post(
         "/account/password",
         data={
@@ -173,7 +157,7 @@ def test_wrong_current_password_is_a_form_error(client: Any, make_user: Any) -> 
 
 def test_app_password_create_show_once_and_revoke(client: Any, make_user: Any) -> None:
     user = make_user(role="professional")
-    login(client, user.email)
+    login(client, user.email, expect_ok=False)
     created = client.post(
         "/account/app-passwords",
         data={"csrf_token": csrf_token(client, "/account"), "name": "Maya's iPhone"},

@@ -47,9 +47,6 @@ def slots(
 
 
 def put_event(database: Any, principal: str, calendar: str, uid: str, ics: str) -> None:
-    import booking
-
-    booking.install()
     with database.session() as session:
         store = CalendarStore(session)
         if not store.collection_exists(f"{principal}/{calendar}"):

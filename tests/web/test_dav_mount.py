@@ -11,7 +11,7 @@ import pytest
 import requests
 from caldav.lib import error as caldav_error
 
-from tests.conftest import TEST_PASSWORD, LiveServer
+from tests.helpers import TEST_PASSWORD, LiveServer
 
 EVENT = """BEGIN:VCALENDAR
 VERSION:2.0

@@ -9,7 +9,7 @@ from flask import g, jsonify
 
 from accounts import services
 from accounts.models import User
-from web.api import bp
+from web.api.blueprint import bp
 from web.api.helpers import client_ip, json_body, require_user
 from web.session import get_session, get_settings
 

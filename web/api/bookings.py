@@ -9,57 +9,18 @@ from zoneinfo import ZoneInfo
 
 from flask import g, jsonify, request
 
-from accounts.models import User
 from booking import bookings
 from booking.catalog import parse_datetime
 from booking.links import booking_from_manage_token
 from booking.models import Booking
 from consult.db import utcnow
-from web.api import bp
+from web.api.blueprint import bp
 from web.api.helpers import Fields, json_body, optional_json_body, require_user
-from web.api.payments import payment_json
+from web.api.representations import booking_json
 from web.errors import ApiError
-from web.links import links, manage_url
+from web.links import links
 from web.payments import book_or_hold
 from web.session import get_session, get_settings
-
-
-def booking_json(booking: Booking, viewer: User | None) -> dict[str, Any]:
-    """A booking as its client or professional sees it. Group seats never reveal
-    other participants; only the client gets the manage link."""
-    session = get_session()
-    professional = session.get(User, booking.professional_id)
-    client = session.get(User, booking.client_id)
-    service = booking.service
-    is_professional = viewer is not None and viewer.id == booking.professional_id
-    body: dict[str, Any] = {
-        "id": booking.id,
-        "status": booking.status,
-        "service": {"id": service.id, "title": service.title, "kind": service.kind},
-        "start": booking.start.isoformat(),
-        "end": booking.end.isoformat(),
-        "professional": {
-            "id": booking.professional_id,
-            "name": professional.name if professional else "",
-            "timezone": professional.timezone if professional else "UTC",
-        },
-        "client": {"id": booking.client_id, "name": client.name if client else ""},
-        "client_note": booking.client_note,
-        "sequence": booking.sequence,
-        "event_uid": booking.event_uid,
-        "price": {"amount": service.price_amount, "currency": service.price_currency},
-        "created_at": booking.created_at.isoformat(),
-        "cancelled_at": booking.cancelled_at.isoformat() if booking.cancelled_at else None,
-        "cancelled_by": booking.cancelled_by,
-        "cancel_reason": booking.cancel_reason or None,
-        "booking_url": links().booking_page(booking.id),
-    }
-    if is_professional and client is not None:
-        body["client"]["email"] = client.email
-    if viewer is None or viewer.id == booking.client_id:
-        body["manage_url"] = manage_url(booking)
-    body.update(payment_json(booking, viewer))  # payment (null when free) and refunds
-    return body
 
 
 def _start(data: dict[str, Any], zone: ZoneInfo) -> datetime:

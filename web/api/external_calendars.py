@@ -22,7 +22,7 @@ from sync import service, tasks
 from sync.models import OAUTH_KINDS, ExternalCalendar
 from sync.syncing import mirror_display_name
 from sync.urls import display_url
-from web.api import bp
+from web.api.blueprint import bp
 from web.api.helpers import json_body, require_professional
 from web.session import get_jobs, get_session, get_settings
 
@@ -74,8 +74,8 @@ def connect_calendar() -> Any:
         body["authorization_url"] = connected.authorization_url
         body["callback_url"] = connected.callback_url
     else:
-        tasks.enqueue_sync(connected.connection.id, get_jobs())
-    tasks.schedule_dispatch(get_jobs())
+        tasks.enqueue_sync(get_jobs(), connected.connection.id)
+    tasks.schedule_dispatch(get_jobs(), get_settings())
     return jsonify(body), 201
 
 
@@ -100,7 +100,7 @@ def update_calendar(connection_id: int) -> Any:
     connection = service.update_connection(session, g.user, connection_id, changes)
     session.commit()
     if "show_titles" in changes and connection.status != "authorizing":
-        tasks.enqueue_sync(connection.id, get_jobs())
+        tasks.enqueue_sync(get_jobs(), connection.id)
     return jsonify(_json(connection))
 
 
@@ -110,7 +110,7 @@ def sync_calendar(connection_id: int) -> Any:
     session = get_session()
     connection = service.request_sync(session, g.user, connection_id)
     session.commit()
-    tasks.enqueue_sync(connection.id, get_jobs())
+    tasks.enqueue_sync(get_jobs(), connection.id)
     return jsonify({**_json(connection), "sync": "queued"}), 202
 
 
@@ -122,5 +122,5 @@ def delete_calendar(connection_id: int) -> Any:
     session.commit()
     if removed.secret and removed.kind in OAUTH_KINDS:
         # Revoking is a call to the provider: after the commit, in a job.
-        tasks.enqueue_revoke(removed.kind, removed.secret, get_jobs())
+        tasks.enqueue_revoke(get_jobs(), removed.kind, removed.secret)
     return "", 204

@@ -7,7 +7,7 @@ from typing import Any
 from flask import g, jsonify
 
 from booking.links import disable_feed, get_feed_token, rotate_feed_token
-from web.api import bp
+from web.api.blueprint import bp
 from web.api.helpers import require_professional
 from web.session import get_session, get_settings
 

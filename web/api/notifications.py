@@ -19,10 +19,11 @@ from notifications import service
 from notifications.errors import InvalidReminderOffsets
 from notifications.models import Notification
 from notifications.reminders import format_offsets, reminder_offsets, set_reminder_offsets
-from web.api import bp
+from notifications.service import NOTIFIER
+from web.api.blueprint import bp
 from web.api.helpers import json_body, require_professional, require_user
 from web.errors import ApiError
-from web.session import get_session
+from web.session import find, get_session
 
 MAX_LIMIT = 100
 
@@ -117,7 +118,9 @@ def _reminders_json(offsets: tuple[int, ...]) -> dict[str, Any]:
 @require_professional
 def get_reminders() -> Any:
     """The professional's reminder offsets (``"24h, 1h"`` and in minutes)."""
-    return jsonify(_reminders_json(reminder_offsets(get_session(), g.user.id)))
+    return jsonify(
+        _reminders_json(reminder_offsets(get_session(), g.user.id, find(NOTIFIER).default_offsets))
+    )
 
 
 @bp.put("/notifications/reminders")
@@ -137,7 +140,7 @@ def put_reminders() -> Any:
         )
     session = get_session()
     try:
-        offsets = set_reminder_offsets(session, g.user.id, value, now=utcnow())
+        offsets = set_reminder_offsets(find(NOTIFIER), session, g.user.id, value, now=utcnow())
     except InvalidReminderOffsets as error:
         raise ApiError(
             422, "validation_error", "Some fields are invalid.", dict(error.fields)

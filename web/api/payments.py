@@ -18,92 +18,16 @@ from typing import Any
 
 from flask import g, jsonify
 
-from accounts.models import User
 from booking import bookings
-from booking.models import Booking
 from consult.db import utcnow
 from payments.confirmation import check_payment, get_payment, require_payment
 from payments.errors import PaymentsUnavailable
-from payments.models import PENDING, Payment, Refund
-from payments.money import format_money
-from payments.policy import CancellationPolicy, describe
-from web.api import bp
+from web.api.blueprint import bp
 from web.api.helpers import require_user
+from web.api.representations import booking_json, payment_body, refund_json, viewer_locale
 from web.links import links
+from web.payments import get_payments
 from web.session import get_session
-
-
-def _money(amount: int, currency: str, locale: str) -> dict[str, Any]:
-    return {
-        "amount": amount,
-        "currency": currency,
-        "formatted": format_money(amount, currency, locale),
-    }
-
-
-def refund_json(refund: Refund, locale: str) -> dict[str, Any]:
-    return {
-        "id": refund.id,
-        **_money(refund.amount, refund.currency, locale),
-        "status": refund.status,
-        "tier": refund.tier,
-        "percent": refund.percent,
-        "reason": refund.reason,
-        "provider_refund_id": refund.provider_refund_id,
-        "error": refund.last_error or None,
-        "created_at": refund.created_at.isoformat(),
-        "updated_at": refund.updated_at.isoformat(),
-    }
-
-
-def _payment_body(
-    payment: Payment, booking: Booking, viewer: User | None, locale: str
-) -> dict[str, Any]:
-    from web.payments import get_payments
-
-    body: dict[str, Any] = {
-        "id": payment.id,
-        "status": payment.status,
-        **_money(payment.amount, payment.currency, locale),
-        "refunded": payment.refunded,
-        "hold_expires_at": payment.hold_expires_at.isoformat()
-        if payment.status == PENDING
-        else None,
-        "paid_at": payment.paid_at.isoformat() if payment.paid_at else None,
-        "error": payment.last_error or None,
-        "cancellation_policy": describe(CancellationPolicy.of(booking.service)),
-    }
-    is_client = viewer is None or viewer.id == booking.client_id
-    if viewer is not None and viewer.id == booking.professional_id:
-        # For looking the payment up at the provider; never the client secret.
-        body["provider"] = payment.provider
-        body["intent_id"] = payment.intent_id
-    if is_client and viewer is not None and payment.status == PENDING:
-        gateway = get_payments().gateway
-        body["client_secret"] = payment.client_secret
-        body["publishable_key"] = gateway.publishable_key if gateway is not None else None
-    return body
-
-
-def _locale(viewer: User | None, booking: Booking) -> str:
-    if viewer is not None:
-        return viewer.locale or "en"
-    client = get_session().get(User, booking.client_id)
-    return client.locale if client is not None else "en"
-
-
-def payment_json(booking: Booking, viewer: User | None) -> dict[str, Any]:
-    """``{"payment": ..., "refunds": [...]}`` for ``booking_json``: payment null for a
-    free booking. The client secret goes only to the signed-in client, only while the
-    payment is open; a signed manage link (viewer None) never gets it."""
-    payment = get_payment(get_session(), booking.id)
-    if payment is None:
-        return {"payment": None, "refunds": []}
-    locale = _locale(viewer, booking)
-    return {
-        "payment": _payment_body(payment, booking, viewer, locale),
-        "refunds": [refund_json(refund, locale) for refund in payment.refunds],
-    }
 
 
 @bp.get("/bookings/<int:booking_id>/payments")
@@ -112,11 +36,11 @@ def booking_payments(booking_id: int) -> Any:
     """The payment and refunds of one booking, for its professional or client."""
     booking = bookings.get_booking_for(get_session(), g.user, booking_id)
     payment = get_payment(get_session(), booking.id)
-    locale = _locale(g.user, booking)
+    locale = viewer_locale(g.user, booking)
     return jsonify(
         {
             "booking_id": booking.id,
-            "payments": [_payment_body(payment, booking, g.user, locale)] if payment else [],
+            "payments": [payment_body(payment, booking, g.user, locale)] if payment else [],
             "refunds": [refund_json(r, locale) for r in payment.refunds] if payment else [],
         }
     )
@@ -127,9 +51,6 @@ def booking_payments(booking_id: int) -> Any:
 def check_booking_payment(booking_id: int) -> Any:
     """Ask the provider about the booking's payment now (instead of waiting for the
     webhook); returns the booking. 503 when the provider cannot be reached."""
-    from web.api.bookings import booking_json
-    from web.payments import get_payments
-
     session = get_session()
     booking = bookings.get_booking_for(session, g.user, booking_id)
     payment = require_payment(session, booking.id)

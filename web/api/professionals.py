@@ -15,8 +15,9 @@ from flask import jsonify, request, url_for
 
 from consult.db import utcnow
 from directory import search as directory
-from directory.search import ProfessionalHit, SearchParamError, SearchResult
-from web.api import bp
+from directory.errors import SearchParamError
+from directory.search import ProfessionalHit, SearchResult
+from web.api.blueprint import bp
 from web.errors import ApiError
 from web.session import get_session
 

@@ -15,7 +15,7 @@ from booking.errors import InvalidTimezone, ServiceNotFound
 from booking.intervals import Interval, local_midnight
 from booking.models import Service
 from consult.db import utcnow
-from web.api import bp
+from web.api.blueprint import bp
 from web.api.helpers import bearer_user, json_body, require_professional
 from web.errors import ApiError
 from web.links import links

@@ -18,7 +18,7 @@ from video import messages as thread
 from video.errors import RoomNotOpen
 from video.rooms import check_room_access
 from video.tokens import issue_join_token
-from web.api import bp
+from web.api.blueprint import bp
 from web.api.helpers import Fields, optional_json_body, require_user
 from web.errors import ApiError
 from web.session import get_session

@@ -9,23 +9,3 @@ small plain-JavaScript files in ``static/js`` (no build step).
 The home page with search is :mod:`web.home`; "My bookings" and one booking's page
 are :mod:`web.booking_pages`.
 """
-
-from __future__ import annotations
-
-from flask import Flask
-
-from directory import profiles
-
-
-def init_app(app: Flask) -> None:
-    """Register the page blueprints, template helpers and the search-document listener."""
-    from web.pages import helpers, pro, pro_calendar, pro_hours, pro_profile, pro_services, public
-
-    del pro_calendar, pro_hours, pro_profile, pro_services  # imported for their routes
-    profiles.install()
-    app.register_blueprint(public.bp)
-    app.register_blueprint(pro.bp)
-    app.add_template_global(public.photo_url, "photo_url")
-    app.add_template_global(profiles.initials, "initials")
-    for name, function in helpers.template_helpers().items():
-        app.add_template_global(function, name)

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from accounts.models import User
-from directory.search import minor_exponent
+from booking.currency import minor_exponent
 
 F = TypeVar("F", bound=Callable[..., Any])
 

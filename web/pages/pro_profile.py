@@ -8,9 +8,9 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
-from accounts.errors import ValidationError
 from consult.db import utcnow
 from directory import photos, profiles
+from directory.errors import ProfileInvalid
 from web.forms import ProfileForm
 from web.pages.helpers import TIMEZONES, professional_required
 from web.pages.pro import after_step, bp, progress_of
@@ -76,13 +76,13 @@ def _save(form: ProfileForm, user: Any) -> bool:
         )
         if photo_bytes:
             photos.check_photo(photo_bytes)
-    except ValidationError as error:
+    except ProfileInvalid as error:
         _errors_into(form, error.fields)
         # The photo is checked too, so every problem shows at once.
         if photo_bytes and "photo" not in error.fields:
             try:
                 photos.check_photo(photo_bytes)
-            except ValidationError as photo_error:
+            except ProfileInvalid as photo_error:
                 _errors_into(form, photo_error.fields)
         return False
     profile = profiles.save_profile(session, user, data, utcnow())

@@ -13,11 +13,11 @@ from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from booking import catalog, scheduling, sessions
+from booking.currency import minor_exponent
 from booking.errors import BookingError, ServiceNotFound, ValidationError
 from booking.intervals import Interval
 from booking.models import Service
 from consult.db import utcnow
-from directory.search import minor_exponent
 from web.forms import EmptyForm, ServiceForm, SessionForm
 from web.links import links
 from web.pages.helpers import CURRENCIES, load_zone, price_input, professional_required

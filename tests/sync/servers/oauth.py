@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-import socket
 import threading
 import time
 from collections import Counter
@@ -23,6 +22,8 @@ from urllib.parse import urlencode
 
 from flask import Flask
 from werkzeug.serving import make_server
+
+from tests.helpers import free_port
 
 
 @dataclass
@@ -158,17 +159,11 @@ class OAuthStandIn:
             return sum(1 for grant in self.grants.values() if grant.revoked)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class ServedApp:
     """Serve a Flask app on a free loopback port in a thread."""
 
     def __init__(self, app: Flask) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.server = make_server("127.0.0.1", self.port, app, threaded=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

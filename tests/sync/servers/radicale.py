@@ -16,14 +16,10 @@ from pathlib import Path
 
 import requests
 
+from tests.helpers import free_port
+
 USER = "alice"
 PASSWORD = "external-secret"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class ExternalRadicale:

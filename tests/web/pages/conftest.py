@@ -7,8 +7,6 @@ from typing import Any
 
 import pytest
 
-from directory import search as directory
-
 
 @pytest.fixture
 def settings_overrides(redis_url: str) -> dict[str, dict[str, Any]]:
@@ -22,8 +20,3 @@ def settings_overrides(redis_url: str) -> dict[str, dict[str, Any]]:
 def app(app: Any) -> Any:
     app.config["WTF_CSRF_ENABLED"] = True
     return app
-
-
-@pytest.fixture(autouse=True)
-def fresh_availability_cache() -> None:
-    directory.clear_cache()

@@ -3,7 +3,6 @@ services; signing in through the real forms with CSRF on."""
 
 from __future__ import annotations
 
-import re
 import struct
 import zlib
 from typing import Any
@@ -12,7 +11,6 @@ from accounts.models import User
 from booking import catalog
 from consult.db import Database, utcnow
 from directory import profiles
-from tests.conftest import TEST_PASSWORD
 from tests.factories import WORKWEEK, bearer, one_on_one
 
 EVERY_DAY = {day: [["00:00", "24:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
@@ -68,28 +66,6 @@ def make_professional(
             data = profiles.ProfileInput(headline, bio, categories, languages, zone)
             profiles.save_profile(session, account, data, utcnow())
     return user, headers, created
-
-
-def csrf_token(client: Any, path: str) -> str:
-    """The CSRF token of the form on ``path`` (as a browser would read it)."""
-    page = client.get(path).get_data(as_text=True)
-    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
-        r'name="csrf_token" value="([^"]+)"', page
-    )
-    assert match, f"no CSRF token on {path}"
-    return match.group(1)
-
-
-def login(client: Any, user: Any, password: str = TEST_PASSWORD) -> None:
-    response = client.post(
-        "/login",
-        data={
-            "csrf_token": csrf_token(client, "/login"),
-            "email": user.email,
-            "password": password,
-        },
-    )
-    assert response.status_code == 302, response.get_data(as_text=True)
 
 
 def png_bytes(width: int = 4, height: int = 3) -> bytes:

@@ -13,7 +13,8 @@ import pytest
 
 from booking.models import Booking
 from tests.factories import at, bearer, iso, next_weekday
-from tests.web.pages.helpers import csrf_token, login, make_professional
+from tests.helpers import csrf_token, login
+from tests.web.pages.helpers import make_professional
 
 
 @pytest.fixture

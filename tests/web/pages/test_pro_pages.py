@@ -16,9 +16,9 @@ from accounts.models import AppPassword, User
 from booking.models import GroupSession, Service
 from caldav_server.store import CalendarStore
 from directory.profiles import get_profile
-from tests.conftest import TEST_PASSWORD
 from tests.factories import at, bearer, group_class, iso, next_weekday
-from tests.web.pages.helpers import csrf_token, login, make_professional, png_bytes
+from tests.helpers import TEST_PASSWORD, csrf_token, login
+from tests.web.pages.helpers import make_professional, png_bytes
 
 
 def post(

@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 
 from accounts.models import User
 from booking.models import Booking
-from tests.conftest import TEST_PASSWORD
 from tests.factories import at, group_class, iso, next_weekday, one_on_one
-from tests.web.pages.helpers import csrf_token, login, make_professional
+from tests.helpers import TEST_PASSWORD, csrf_token, login
+from tests.web.pages.helpers import make_professional
 
 
 @pytest.fixture

@@ -1,23 +1,24 @@
-"""Build the Radicale WSGI application from the platform's settings."""
+"""Build the Radicale WSGI application for a platform, with our plugins handed the
+platform's database (Radicale accepts a callable as a plugin type)."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import radicale
 from radicale import config as radicale_config
 
-from consult.config import Settings
+from consult.platform import Platform
+from plugins.auth import Auth
+from plugins.rights import Rights
+from plugins.storage import Storage
 
-# Names of the calendars every professional gets (collection names under the principal).
-BOOKINGS_CALENDAR = "bookings"
-AVAILABILITY_CALENDAR = "availability"
 
-
-def radicale_configuration(settings: Settings) -> radicale_config.Configuration:
+def radicale_configuration(platform: Platform) -> radicale_config.Configuration:
     """Radicale's configuration: our plugins, our limits, no web UI, no file storage."""
+    settings = platform.settings
     configuration = radicale_config.load()
-    database_url = settings.database.url
     dav = settings.dav
     values: dict[str, dict[str, Any]] = {
         "server": {
@@ -26,16 +27,14 @@ def radicale_configuration(settings: Settings) -> radicale_config.Configuration:
             "max_vevent_rrule_occurrence": str(dav.max_occurrences),
         },
         "auth": {
-            "type": "plugins.auth",
-            "database_url": database_url,
+            "type": partial(Auth, database=platform.database),
             # Failed logins are throttled by the accounts service; keep Radicale's own
             # constant-time padding short.
             "delay": "0.2",
         },
-        "rights": {"type": "plugins.rights", "permit_delete_collection": "False"},
+        "rights": {"type": Rights, "permit_delete_collection": "False"},
         "storage": {
-            "type": "plugins.storage",
-            "database_url": database_url,
+            "type": partial(Storage, database=platform.database),
             "max_occurrences": str(dav.max_occurrences),
             "filesystem_folder": str(settings.data_dir / "radicale-unused"),
         },
@@ -47,6 +46,6 @@ def radicale_configuration(settings: Settings) -> radicale_config.Configuration:
     return configuration
 
 
-def create_dav_app(settings: Settings) -> radicale.Application:
+def create_dav_app(platform: Platform) -> radicale.Application:
     """A Radicale WSGI app; mount it so that it sees ``SCRIPT_NAME=/dav``."""
-    return radicale.Application(radicale_configuration(settings))
+    return radicale.Application(radicale_configuration(platform))
