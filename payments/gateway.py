@@ -140,8 +140,10 @@ class PaymentGateway(Protocol):
         ...
 
     def parse_webhook(self, payload: bytes, signature: str) -> WebhookEvent:
-        """Verify ``signature`` over ``payload`` with the endpoint secret and translate
-        the event."""
+        """Verify ``signature`` over ``payload`` with the endpoint secret (its timestamp
+        near our clock, either way) and return the event, translated. Raises
+        :class:`payments.errors.InvalidWebhook`, saying why, for a bad signature and
+        for a body that is not a UTF-8 JSON event object."""
         ...
 
 

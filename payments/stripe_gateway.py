@@ -7,14 +7,19 @@ number of network retries (Stripe's library retries with the same idempotency ke
 Every SDK error is wrapped in :class:`payments.errors.PaymentGatewayError` (a declined
 card in :class:`payments.errors.PaymentDeclined`) with the SDK's error as its cause.
 
-Webhooks are verified with ``stripe.Webhook.construct_event`` and the endpoint secret,
-then translated from Stripe's event types into the port's neutral kinds.
+Webhooks are verified with ``stripe.WebhookSignature.verify_header`` and the endpoint
+secret; their signature's timestamp must be within :data:`WEBHOOK_TOLERANCE_SECONDS`
+of our clock on both sides (the SDK checks only that it is not too old, so a
+signature made for a time in the future would have been replayable until then).
+The verified body must be UTF-8 JSON holding an event object; it is read as plain
+data and translated from Stripe's event types into the port's neutral kinds.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -32,6 +37,11 @@ from payments.gateway import (
 )
 
 log = logging.getLogger(__name__)
+
+# How far a webhook signature's timestamp may be from our clock, either way: Stripe's
+# own default (Webhook.DEFAULT_TOLERANCE). Stripe signs each delivery attempt as it
+# sends it, so its retries are not refused.
+WEBHOOK_TOLERANCE_SECONDS = 300
 
 _INTENT_EVENTS: dict[str, EventKind] = {
     "payment_intent.succeeded": "payment_succeeded",
@@ -164,22 +174,29 @@ class StripeGateway:
     # --- webhooks --------------------------------------------------------------------
 
     def parse_webhook(self, payload: bytes, signature: str) -> WebhookEvent:
+        """The event in ``payload``, once its ``Stripe-Signature`` header is verified
+        (module docstring). Raises :class:`InvalidWebhook` saying what is wrong."""
         if not self._config.webhook_secret:
             raise InvalidWebhook("No webhook secret is configured (CONSULT_STRIPE_WEBHOOK_SECRET).")
         try:
-            event = stripe.Webhook.construct_event(
-                payload, signature, self._config.webhook_secret, api_key=self._config.secret_key
+            text = payload.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise InvalidWebhook("The webhook body is not UTF-8 text.") from error
+        try:
+            # No tolerance here: the SDK would check the past side only (see below).
+            stripe.WebhookSignature.verify_header(
+                text, signature, self._config.webhook_secret, tolerance=None
             )
         except stripe.SignatureVerificationError as error:
             raise InvalidWebhook("The webhook signature does not match.") from error
-        except (ValueError, KeyError, TypeError) as error:
-            raise InvalidWebhook("The webhook body is not a Stripe event.") from error
-        # The verified bytes, as plain data (the SDK's objects add nothing here).
-        data = json.loads(payload)
-        obj = (data.get("data") or {}).get("object")
-        if not isinstance(obj, dict) or not isinstance(data.get("id"), str):
-            raise InvalidWebhook("The webhook body is not a Stripe event.")
-        return _translate(str(event["id"]), str(event["type"]), obj)
+        _check_signed_at(_signed_at(signature), now=time.time())
+        event_id, event_type, obj = _event_fields(text)
+        try:
+            return _translate(event_id, event_type, obj)
+        except (KeyError, TypeError, ValueError) as error:
+            raise InvalidWebhook(
+                f"The {event_type} event does not hold what such an event holds."
+            ) from error
 
     # --- plumbing --------------------------------------------------------------------
 
@@ -207,6 +224,64 @@ def _wrap(error: stripe.StripeError) -> PaymentGatewayError:
         "Our payment provider refused the request. Please try again later.",
         code=getattr(error, "code", None) or type(error).__name__,
     )
+
+
+def _signed_at(header: str) -> int:
+    """The timestamp a verified ``Stripe-Signature`` header was signed with: its first
+    ``t=`` item, the one the SDK verified the signature against."""
+    for item in header.split(","):
+        parts = item.split("=", 2)
+        if parts[0] == "t" and len(parts) > 1:
+            try:
+                return int(parts[1])
+            except ValueError:
+                break
+    raise InvalidWebhook("The webhook signature has no timestamp.")
+
+
+def _check_signed_at(signed_at: int, *, now: float) -> None:
+    """Raise :class:`InvalidWebhook` unless ``signed_at`` is within the tolerance of
+    ``now`` (Unix seconds), in the past or in the future."""
+    offset = signed_at - now
+    if abs(offset) > WEBHOOK_TOLERANCE_SECONDS:
+        when = "in the future" if offset > 0 else "old"
+        raise InvalidWebhook(
+            f"The webhook signature is {abs(offset):.0f} seconds {when}; at most "
+            f"{WEBHOOK_TOLERANCE_SECONDS} seconds either way are accepted."
+        )
+
+
+def _event_fields(text: str) -> tuple[str, str, dict[str, Any]]:
+    """(id, type, data.object) of the event in the verified body ``text``; raises
+    :class:`InvalidWebhook` when it is not JSON or not an event object."""
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as error:  # RecursionError: absurdly deep nesting
+        raise InvalidWebhook("The webhook body is not JSON.") from error
+    if not isinstance(data, dict):
+        raise InvalidWebhook(f"The webhook body is a JSON {_json_kind(data)}, not an event object.")
+    body = data.get("data")
+    obj = body.get("object") if isinstance(body, dict) else None
+    event_id, event_type = data.get("id"), data.get("type")
+    if (
+        not isinstance(event_id, str)
+        or not isinstance(event_type, str)
+        or not isinstance(obj, dict)
+    ):
+        raise InvalidWebhook("The webhook body is not a Stripe event (id, type, data.object).")
+    return event_id, event_type, obj
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    return "number"
 
 
 def _get(obj: Any, key: str, default: Any = None) -> Any:

@@ -40,6 +40,7 @@ from sync.sources.base import (
     SourceConfig,
 )
 from sync.sources.http import USER_AGENT, check_target
+from sync.sources.pinning import check_connections
 from sync.urls import UnsafeUrl, redirect_guard
 
 __all__ = ["CalDavSource", "event_text"]
@@ -59,7 +60,8 @@ def _mapped() -> Iterator[None]:
     except SourceError:
         raise
     except UnsafeUrl as error:
-        raise SourceDataError(f"{_WHAT} redirected somewhere we may not go: {error}") from error
+        # A redirect, or the host's addresses changed after the check before the request.
+        raise SourceDataError(f"{_WHAT} led somewhere we may not go: {error}") from error
     except caldav_error.AuthorizationError as error:
         raise SourceAuthError(
             f"{_WHAT} refused the user name or password. Check them (many providers need "
@@ -127,6 +129,8 @@ class CalDavSource:
                 enable_rfc6764=False,
             )
         client.session.hooks["response"].append(redirect_guard(limits.allow_private))
+        if not limits.allow_private:
+            check_connections(client.session)
         return client
 
     def _calendar(

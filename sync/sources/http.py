@@ -1,6 +1,7 @@
 """HTTP plumbing shared by the ``requests``-based adapters (ICS, Google, Microsoft):
-sessions that refuse redirects to internal addresses, capped downloads, and one
-mapping from HTTP and network failures to :mod:`sync.errors`."""
+sessions that connect only to checked public addresses and refuse redirects to
+internal ones, capped downloads, and one mapping from HTTP and network failures to
+:mod:`sync.errors`."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from sync.errors import (
     SourceUnavailable,
 )
 from sync.sources.base import Limits
+from sync.sources.pinning import check_connections
 from sync.urls import UnsafeUrl, check_url, redirect_guard
 
 __all__ = ["USER_AGENT", "guard_session", "read_capped", "read_json", "raise_for_status", "mapped"]
@@ -26,10 +28,13 @@ USER_AGENT = "ConsultPlatform-CalendarSync/1.0"
 
 
 def guard_session(session: requests.Session, limits: Limits) -> requests.Session:
-    """``session`` with our User-Agent and the redirect guard installed; returns it."""
+    """``session`` with our User-Agent and the redirect guard installed and, unless
+    private addresses are allowed, its connections checked (:mod:`.pinning`); returns it."""
     session.headers["User-Agent"] = USER_AGENT
     session.hooks["response"].append(redirect_guard(limits.allow_private))
     session.max_redirects = 5
+    if not limits.allow_private:
+        check_connections(session)
     return session
 
 
@@ -50,7 +55,8 @@ def mapped(what: str) -> Iterator[None]:
     except SourceError:
         raise
     except UnsafeUrl as error:
-        raise SourceDataError(f"{what} redirected somewhere we may not go: {error}") from error
+        # A redirect, or the host's addresses changed after the check before the request.
+        raise SourceDataError(f"{what} led somewhere we may not go: {error}") from error
     except requests.exceptions.Timeout as error:
         raise SourceUnavailable(f"{what} did not answer in time; will retry.") from error
     except requests.exceptions.TooManyRedirects as error:

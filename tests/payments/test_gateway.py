@@ -5,6 +5,7 @@ webhook verification, and SDK errors wrapped in the domain's."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 import stripe
@@ -136,3 +137,52 @@ def test_webhooks_are_verified_and_translated(stand_in: StandIn) -> None:
 
     other = event_payload("evt_other", "customer.created", {"id": "cus_1", "object": "customer"})
     assert gateway.parse_webhook(other, sign(other)).kind == "ignored"
+
+
+@pytest.mark.parametrize(
+    ("offset", "accepted"),
+    [(0, True), (-290, True), (290, True), (-3600, False), (3600, False), (310, False)],
+)
+def test_a_webhook_signature_must_be_near_our_clock_on_both_sides(
+    offset: int, accepted: bool
+) -> None:
+    gateway = gateway_at(closed_port_url())  # parse_webhook makes no request
+    payload = event_payload("evt_clock", "customer.created", {"id": "cus_1"})
+    signature = sign(payload, timestamp=int(time.time()) + offset)
+    if accepted:
+        assert gateway.parse_webhook(payload, signature).kind == "ignored"
+    else:
+        with pytest.raises(InvalidWebhook) as refused:
+            gateway.parse_webhook(payload, signature)
+        when = "in the future" if offset > 0 else "old"
+        assert when in refused.value.message
+        assert "at most 300 seconds either way" in refused.value.message
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"[]", "a JSON array, not an event object"),
+        (b'[{"id": "evt_1", "type": "customer.created"}]', "a JSON array, not an event object"),
+        (b'"evt_1"', "a JSON string, not an event object"),
+        (b"null", "a JSON null, not an event object"),
+        (b"42", "a JSON number, not an event object"),
+        (b"true", "a JSON boolean, not an event object"),
+        (b"[" * 100_000 + b"]" * 100_000, "not JSON"),  # nested past the parser's depth
+        (b'{"id": "evt_1", "type": "customer.created", "data": []}', "not a Stripe event"),
+        (b'{"id": 1, "type": "customer.created", "data": {"object": {}}}', "not a Stripe event"),
+        (b'{"id": "evt_1", "type": "x", "data": {"object": "cus_1"}}', "not a Stripe event"),
+        (b"\xff\xfe{}", "not UTF-8"),
+        (
+            b'{"id": "evt_1", "type": "payment_intent.succeeded", "data": {"object": {}}}',
+            "does not hold what such an event holds",
+        ),
+    ],
+)
+def test_a_signed_body_that_is_not_an_event_object_is_invalid_with_a_reason(
+    body: bytes, reason: str
+) -> None:
+    gateway = gateway_at(closed_port_url())
+    with pytest.raises(InvalidWebhook) as refused:
+        gateway.parse_webhook(body, sign(body))
+    assert reason in refused.value.message

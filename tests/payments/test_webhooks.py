@@ -9,6 +9,7 @@ localstripe never sends, is built around its charge object."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -242,3 +243,39 @@ def test_a_payment_of_another_amount_never_confirms(
     assert response.status_code == 200 and response.get_json()["outcome"] == "mismatch"
     assert shop.booking(held["id"]).status == "held"
     assert shop.payment(held["id"]).status == "pending"
+
+
+def test_a_signature_made_for_the_future_is_400_and_changes_nothing(
+    client: Any, database: Any, make_user: Any, stand_in: StandIn
+) -> None:
+    shop = open_shop(client, database, make_user)
+    held = hold(client, shop, make_user(role="client"), at(next_weekday(4, weeks_ahead=2), "09:00"))
+    stand_in.pay(held["payment"]["client_secret"])
+    payload = succeeded_event(stand_in, shop.payment(held["id"]).intent_id)
+    before = snapshot(database, held["id"])
+
+    # Signed now for an hour ahead: replayable for an hour if it were accepted.
+    response = deliver(client, payload, sign(payload, timestamp=int(time.time()) + 3600))
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert error["code"] == "invalid_webhook" and "in the future" in error["message"]
+    assert snapshot(database, held["id"]) == before
+    # Within the tolerance it is the event it always was.
+    ok = deliver(client, payload, sign(payload, timestamp=int(time.time()) + 60))
+    assert ok.status_code == 200 and ok.get_json()["outcome"] == "confirmed"
+
+
+def test_a_signed_body_that_is_not_an_event_object_is_400_with_a_reason(
+    client: Any, stand_in: StandIn
+) -> None:
+    for body, reason in (
+        (b"[]", "a JSON array, not an event object"),
+        (json.dumps([{"id": "evt_1", "type": "customer.created"}]).encode(), "JSON array"),
+        (b"null", "a JSON null"),
+        (b"\xff\xfe not utf-8", "not UTF-8"),
+        (b'{"id": "evt_1", "type": "customer.created", "data": "x"}', "not a Stripe event"),
+    ):
+        response = deliver(client, body, sign(body))
+        assert response.status_code == 400, body
+        error = response.get_json()["error"]
+        assert error["code"] == "invalid_webhook" and reason in error["message"], (body, error)

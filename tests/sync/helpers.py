@@ -1,12 +1,17 @@
 """Helpers for the calendar sync tests: iCalendar text, API calls that wait for the
-background sync, slots of a day."""
+background sync, slots of a day, a scripted DNS and a listener that counts who
+connects."""
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
+
+import pytest
 
 
 def stamp(moment: datetime) -> str:
@@ -90,3 +95,62 @@ def slot_times(client: Any, service_id: int, day: date) -> list[str]:
     response = client.get(f"/api/v1/services/{service_id}/slots?start={day.isoformat()}")
     assert response.status_code == 200, response.get_json()
     return [slot["start"][11:16] for slot in response.get_json()]
+
+
+class ScriptedDns:
+    """``socket.getaddrinfo`` answering for one host name from a script: the first
+    look-up gets the first answer, and so on, the last answer repeating. An answer is
+    one address or a tuple of them. Other names resolve as usual; ``asked`` counts
+    the look-ups of ``host``."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, host: str, *answers: str | tuple[str, ...]):
+        self.host = host
+        self.answers = [(a,) if isinstance(a, str) else a for a in answers]
+        self.asked = 0
+        real = socket.getaddrinfo
+
+        def getaddrinfo(name: Any, port: Any, *args: Any, **kwargs: Any) -> list[Any]:
+            if (name.decode() if isinstance(name, bytes) else name) != host:
+                return real(name, port, *args, **kwargs)
+            answer = self.answers[min(self.asked, len(self.answers) - 1)]
+            self.asked += 1
+            return [
+                (
+                    socket.AF_INET6 if ":" in address else socket.AF_INET,
+                    socket.SOCK_STREAM,
+                    socket.IPPROTO_TCP,
+                    "",
+                    (address, int(port or 0)),
+                )
+                for address in answer
+            ]
+
+        monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+class Listener:
+    """A TCP port on ``host`` that accepts connections, counts them and hangs up."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.connections = 0
+        self.socket = socket.create_server((host, 0))
+        self.port = int(self.socket.getsockname()[1])
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.socket.accept()
+            except OSError:  # closed by stop()
+                return
+            self.connections += 1
+            connection.close()
+
+    def stop(self) -> None:
+        try:
+            self.socket.shutdown(socket.SHUT_RDWR)  # wakes the accept() (close alone may not)
+        except OSError:
+            pass
+        self.socket.close()
+        self.thread.join(timeout=5)

@@ -33,7 +33,8 @@ def _form_for(profile: profiles.ProfessionalProfile | None, user: Any) -> Profil
 @bp.route("/profile", methods=["GET", "POST"])
 @professional_required
 def profile() -> Any:
-    """Edit the public profile; a photo is checked by content and replaces the old one."""
+    """Edit the public profile; a photo is checked by content, re-encoded and replaces
+    the old one."""
     session = get_session()
     user = current_user.account
     current = profiles.get_profile(session, user.id)
@@ -53,6 +54,7 @@ def profile() -> Any:
             onboarding=request.args.get("onboarding") == "1",
             progress=progress_of(session, user),
             max_photo_mb=photos.MAX_PHOTO_BYTES // (1024 * 1024),
+            max_photo_megapixels=photos.MAX_PIXELS // 1_000_000,
         ),
         status,
     )
@@ -64,6 +66,7 @@ def _save(form: ProfileForm, user: Any) -> bool:
     data_dir = get_settings().data_dir
     upload = form.photo.data
     photo_bytes = upload.read(photos.MAX_PHOTO_BYTES + 1) if upload and upload.filename else b""
+    photo = None
     try:
         data = profiles.parse_profile_input(
             {
@@ -75,10 +78,11 @@ def _save(form: ProfileForm, user: Any) -> bool:
             }
         )
         if photo_bytes:
-            photos.check_photo(photo_bytes)
+            photo = photos.prepare_photo(photo_bytes)
     except ProfileInvalid as error:
         _errors_into(form, error.fields)
-        # The photo is checked too, so every problem shows at once.
+        # The photo is checked too (its header: no need to decode it now), so every
+        # problem shows at once.
         if photo_bytes and "photo" not in error.fields:
             try:
                 photos.check_photo(photo_bytes)
@@ -88,8 +92,8 @@ def _save(form: ProfileForm, user: Any) -> bool:
     profile = profiles.save_profile(session, user, data, utcnow())
     old_photo = None
     new_photo = None
-    if photo_bytes:
-        new_photo = photos.store_photo(data_dir, user.id, photo_bytes)
+    if photo is not None:
+        new_photo = photos.store_photo(data_dir, user.id, photo)
         old_photo = profiles.set_photo(session, profile, new_photo)
     elif form.remove_photo.data and profile.photo_filename:
         old_photo = profiles.set_photo(session, profile, None)

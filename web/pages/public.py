@@ -396,6 +396,9 @@ def photo(name: str) -> Any:
     return response
 
 
-def photo_url(filename: str | None) -> str | None:
-    """The URL of a stored profile photo, or None (templates then show initials)."""
-    return url_for("public.photo", name=filename) if filename else None
+def photo_url(filename: str | None, large: bool = False) -> str | None:
+    """The URL of a stored profile photo, its small size unless ``large``, or None
+    (templates then show initials)."""
+    if not filename:
+        return None
+    return url_for("public.photo", name=filename if large else photos.small_name(filename))

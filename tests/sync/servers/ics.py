@@ -3,13 +3,16 @@
 Each feed has a body, an ETag and a Last-Modified date that change when the body
 does; conditional requests (``If-None-Match``, ``If-Modified-Since``) get a 304.
 A feed can instead answer with a status (500, 401), wait before answering, or
-require HTTP Basic credentials. Every request is counted, with its status.
+require HTTP Basic credentials. Every request is counted, with its status, and its
+Host header kept. The server listens on 127.0.0.1 unless told another loopback
+address, over TLS when given a server context.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import ssl
 import threading
 import time
 from collections import Counter
@@ -34,9 +37,10 @@ class Feed:
 class IcsServer:
     """Serve feeds at ``/<name>.ics``; ``url(name)`` is the address to subscribe to."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None) -> None:
         self.feeds: dict[str, Feed] = {}
         self.requests: Counter[tuple[str, int]] = Counter()
+        self.hosts: list[str] = []  # the Host header of each request
         self.lock = threading.Lock()
         server = self
 
@@ -47,6 +51,7 @@ class IcsServer:
             def do_GET(self) -> None:
                 name = self.path.split("?", 1)[0].lstrip("/").removesuffix(".ics")
                 with server.lock:
+                    server.hosts.append(self.headers.get("Host", ""))
                     feed = server.feeds.get(name)
                 try:
                     status = server.respond(self, feed)
@@ -55,14 +60,18 @@ class IcsServer:
                 with server.lock:
                     server.requests[(name, status)] += 1
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer((host, 0), Handler)
         self.httpd.daemon_threads = True
+        if tls is not None:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
+        self.host = host
+        self.scheme = "https" if tls is not None else "http"
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 
     def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.port}/{name}.ics"
+        return f"{self.scheme}://{self.host}:{self.port}/{name}.ics"
 
     def publish(self, name: str, text: str, **options: object) -> Feed:
         """Serve ``text`` at ``name`` (a new ETag and Last-Modified when it changed)."""

@@ -1,8 +1,9 @@
 """A second, stock Radicale (not the platform's): the "external" CalDAV server.
 
 Started as its own process with htpasswd authentication and a folder of its own,
-on a free loopback port; the tests create calendars and events in it over plain
-WebDAV requests, as a calendar app would.
+on a free loopback port (of 127.0.0.1 unless told another loopback address); the
+tests create calendars and events in it over plain WebDAV requests, as a calendar
+app would.
 """
 
 from __future__ import annotations
@@ -25,10 +26,10 @@ PASSWORD = "external-secret"
 class ExternalRadicale:
     """A running stock Radicale with one user; ``stop()`` ends the process."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, host: str = "127.0.0.1") -> None:
         self.folder = folder
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.port = free_port(host)
+        self.url = f"http://{host}:{self.port}"
         self.users = folder / "users"
         self.users.write_text(f"{USER}:{PASSWORD}\n")
         users = self.users
@@ -41,7 +42,7 @@ class ExternalRadicale:
                 "--config",
                 "",
                 "--server-hosts",
-                f"127.0.0.1:{self.port}",
+                f"{host}:{self.port}",
                 "--storage-filesystem-folder",
                 str(folder / "collections"),
                 "--auth-type",
@@ -65,7 +66,7 @@ class ExternalRadicale:
         deadline = time.monotonic() + 30
         while True:
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                with socket.create_connection((host, self.port), timeout=1):
                     break
             except OSError:
                 if self.process.poll() is not None or time.monotonic() > deadline:

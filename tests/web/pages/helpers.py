@@ -1,11 +1,14 @@
 """Helpers for page and search tests: professionals with a profile, hours and
-services; signing in through the real forms with CSRF on."""
+services; signing in through the real forms with CSRF on; pictures to upload."""
 
 from __future__ import annotations
 
+import io
 import struct
 import zlib
 from typing import Any
+
+from PIL import ExifTags, Image
 
 from accounts.models import User
 from booking import catalog
@@ -82,6 +85,37 @@ def png_bytes(width: int = 4, height: int = 3) -> bytes:
         + chunk(b"IDAT", zlib.compress(rows))
         + chunk(b"IEND", b"")
     )
+
+
+def picture(width: int, height: int, kind: str = "PNG", mode: str = "RGB", **save: Any) -> bytes:
+    """A ``width`` × ``height`` picture made with Pillow, left half red and right half
+    blue (so a test sees which way up it was stored), in ``mode`` ("RGB", "RGBA" half
+    transparent, "P"); ``save`` goes to ``Image.save``."""
+    image = Image.new("RGB", (width, height), "red")
+    image.paste("blue", (width // 2, 0, width, height))
+    image = image.convert(mode)
+    if mode == "RGBA":
+        image.putalpha(128)
+    buffer = io.BytesIO()
+    image.save(buffer, kind, **save)
+    return buffer.getvalue()
+
+
+def jpeg_with_gps(width: int = 800, height: int = 600, orientation: int = 1) -> bytes:
+    """A camera-like JPEG: EXIF with the phone's make, where it was taken (GPS) and an
+    orientation tag."""
+    exif = Image.Exif()
+    exif[ExifTags.Base.Make] = "SecretPhone"
+    exif[ExifTags.Base.Orientation] = orientation
+    exif[ExifTags.IFD.GPSInfo] = {
+        ExifTags.GPS.GPSLatitudeRef: "N",
+        ExifTags.GPS.GPSLatitude: (52.0, 31.0, 12.0),
+        ExifTags.GPS.GPSLongitudeRef: "E",
+        ExifTags.GPS.GPSLongitude: (13.0, 24.0, 36.0),
+    }
+    data = picture(width, height, "JPEG", exif=exif, quality=95)
+    assert Image.open(io.BytesIO(data)).getexif().get_ifd(ExifTags.IFD.GPSInfo)  # it is there
+    return data
 
 
 def jpeg_header(width: int = 640, height: int = 480) -> bytes:

@@ -10,15 +10,17 @@ from datetime import UTC
 from typing import Any
 
 import pytest
+from PIL import Image
 from sqlalchemy import select
 
 from accounts.models import AppPassword, User
 from booking.models import GroupSession, Service
 from caldav_server.store import CalendarStore
+from directory import photos
 from directory.profiles import get_profile
 from tests.factories import at, bearer, group_class, iso, next_weekday
 from tests.helpers import TEST_PASSWORD, csrf_token, login
-from tests.web.pages.helpers import make_professional, png_bytes
+from tests.web.pages.helpers import jpeg_with_gps, make_professional, png_bytes
 
 
 def post(
@@ -151,14 +153,65 @@ def test_photo_upload_is_checked_by_content(
     assert good.status_code == 302
     with database.session() as session:
         name = get_profile(session, pro.id).photo_filename
-    assert name and name.endswith(".png")
+    assert name and name.endswith("-512.webp")
     page = client.get(f"/p/{pro.principal}").get_data(as_text=True)
     assert f'src="/photos/{name}"' in page and 'alt="Photo of Maya Lindqvist"' in page
-    assert client.get(f"/photos/{name}").data == png_bytes()
+    assert client.get(f"/photos/{name}").mimetype == "image/webp"  # re-encoded
     removed = post(client, "/pro/profile", {**base, "remove_photo": "y"})
     assert removed.status_code == 302
-    assert client.get(f"/photos/{name}").status_code == 404  # the file is gone too
-    assert not (settings.data_dir / "photos" / name).exists()
+    for file in (name, photos.small_name(name)):
+        assert client.get(f"/photos/{file}").status_code == 404  # the files are gone too
+        assert not (settings.data_dir / "photos" / file).exists()
+
+
+def test_a_decompression_bomb_is_refused_beside_the_field_with_the_real_numbers(
+    client: Any, database: Any, pro: Any, settings: Any
+) -> None:
+    base = {"headline": "Therapist", "languages": ["en"], "timezone": "Europe/Berlin"}
+    upload = io.BytesIO()
+    Image.new("1", (12_000, 12_000)).save(upload, "PNG")  # 144 megapixels, a few KB
+    upload.seek(0)
+    response = post(
+        client,
+        "/pro/profile",
+        {**base, "photo": (upload, "me.png")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    error = re.search(r'id="photo-error"[^>]*>(.*?)<', html, re.S)
+    assert error is not None, html
+    assert error.group(1).strip() == (
+        "This picture is 12000 × 12000 pixels (144.0 megapixels); use one of at most 25 megapixels."
+    )
+    assert "at most 2 MB and 25 megapixels" in html  # the hint says so beforehand
+    with database.session() as session:
+        assert get_profile(session, pro.id).photo_filename is None
+    assert not (settings.data_dir / "photos").exists() or not any(
+        (settings.data_dir / "photos").iterdir()
+    )
+
+
+def test_an_uploaded_photo_keeps_no_exif_and_is_stored_in_both_sizes(
+    client: Any, database: Any, pro: Any, settings: Any
+) -> None:
+    base = {"headline": "Therapist", "languages": ["en"], "timezone": "Europe/Berlin"}
+    response = post(
+        client,
+        "/pro/profile",
+        {**base, "photo": (io.BytesIO(jpeg_with_gps(1600, 1200)), "IMG_0001.JPG")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302
+    with database.session() as session:
+        name = get_profile(session, pro.id).photo_filename
+    assert name
+    for file, size in ((name, 512), (photos.small_name(name), 96)):
+        data = (settings.data_dir / "photos" / file).read_bytes()
+        image = Image.open(io.BytesIO(data))
+        assert image.format == "WEBP" and image.size == (size, size)
+        assert not image.getexif() and "exif" not in image.info and "xmp" not in image.info
+        assert b"SecretPhone" not in data
 
 
 def test_services_are_created_edited_unpublished_and_deleted(

@@ -359,10 +359,17 @@ def test_a_profile_photo_is_served_with_safe_headers(
     from directory import photos
     from tests.web.pages.helpers import png_bytes
 
-    name = photos.store_photo(settings.data_dir, maya["user"].id, png_bytes())
-    response = client.get(f"/photos/{name}")
+    name = photos.store_photo(settings.data_dir, maya["user"].id, photos.prepare_photo(png_bytes()))
+    for url in (f"/photos/{name}", f"/photos/{photos.small_name(name)}"):
+        response = client.get(url)
+        assert response.status_code == 200 and response.mimetype == "image/webp"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert "max-age=31536000" in response.headers["Cache-Control"]
+    # A photo stored before re-encoding (one file, as uploaded) is still served.
+    legacy = f"{maya['user'].id}-0123456789abcdef.png"
+    (settings.data_dir / "photos" / legacy).write_bytes(png_bytes())
+    response = client.get(f"/photos/{legacy}")
     assert response.status_code == 200 and response.mimetype == "image/png"
-    assert response.headers["X-Content-Type-Options"] == "nosniff"
-    assert "max-age=31536000" in response.headers["Cache-Control"]
+    assert response.data == png_bytes()
     assert client.get("/photos/..%2Fsecret_key").status_code == 404
     assert client.get("/photos/1-0000000000000000.png").status_code == 404

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
+from directory import photos, profiles
 from directory import search as directory
 from tests.factories import next_weekday, one_on_one
-from tests.web.pages.helpers import WEEKEND, make_professional
+from tests.web.pages.helpers import WEEKEND, make_professional, png_bytes
 
 
 @pytest.fixture
@@ -177,3 +178,23 @@ def test_api_bad_parameters_are_400_with_a_reason(client: Any) -> None:
     assert error["code"] == "bad_request"
     assert set(error["fields"]) == {"page", "min_price", "tz"}
     assert "Unknown time zone" in error["fields"]["tz"]
+
+
+def test_search_results_show_the_small_photo_and_the_profile_page_the_large(
+    client: Any, database: Any, world: dict[str, Any], settings: Any
+) -> None:
+    user = world["maya"][0]
+    name = photos.store_photo(settings.data_dir, user.id, photos.prepare_photo(png_bytes(800, 600)))
+    with database.session() as session:
+        profile = profiles.get_profile(session, user.id)
+        assert profile is not None
+        profiles.set_photo(session, profile, name)
+        session.commit()
+    small = photos.small_name(name)
+    assert small != name
+
+    results = client.get("/?q=anxiety").get_data(as_text=True)
+    assert f'src="/photos/{small}"' in results and f'src="/photos/{name}"' not in results
+    page = client.get(f"/p/{user.principal}").get_data(as_text=True)
+    assert f'src="/photos/{name}"' in page
+    assert client.get(f"/photos/{small}").status_code == 200
