@@ -196,10 +196,12 @@ def change_password(session: Session, user: User, current: Any, new: Any, min_le
 
 @dataclass(frozen=True)
 class LoginPolicy:
-    window: timedelta = timedelta(minutes=5)
-    per_account_and_ip: int = 5
-    per_ip: int = 30
-    per_account: int = 50
+    """Login throttling from ``[auth]`` (every value from the settings schema)."""
+
+    window: timedelta
+    per_account_and_ip: int
+    per_ip: int
+    per_account: int
 
     @classmethod
     def from_settings(cls, auth: Mapping[str, Any]) -> LoginPolicy:

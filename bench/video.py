@@ -88,7 +88,12 @@ class Bench:
         self.processes: list[subprocess.Popen[bytes]] = []
         self.platform: Platform | None = None
         self.relay_url = f"http://127.0.0.1:{free_port()}"
-        self.config = VideoConfig(secret_key=SECRET, base_url="", relay_url=self.relay_url)
+        settings = load_settings(
+            config_file=os.devnull,
+            environ={},
+            overrides={"app": {"secret_key": SECRET}, "video": {"relay_url": self.relay_url}},
+        )
+        self.config = VideoConfig.from_settings(settings)
 
     def environ(self, **video: str) -> dict[str, str]:
         return {

@@ -29,6 +29,7 @@ import secrets
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
 from PIL import Image, ImageCms, ImageOps
 
@@ -41,9 +42,9 @@ MAX_PIXELS = 25_000_000
 LARGE = 512  # px, square: the profile page
 SMALL = 96  # px, square: search results, cards
 PHOTO_DIR = "photos"
-MIME_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+MIME_TYPES = MappingProxyType({"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"})
 _WEBP_QUALITY = 85
-_FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
+_FORMATS = MappingProxyType({"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"})
 _LEGACY_NAME = re.compile(r"^[0-9]+-[0-9a-f]{16}\.(png|jpeg|webp)$")
 _SIZED_NAME = re.compile(rf"^([0-9]+-[0-9a-f]{{16}})-({LARGE}|{SMALL})\.webp$")
 

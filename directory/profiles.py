@@ -23,6 +23,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import (
@@ -48,39 +49,43 @@ from consult.db import Base, UTCDateTime, utcnow
 from directory.errors import ProfileInvalid
 
 # The fixed vocabularies. Keys are stored; labels are shown (and searched).
-CATEGORIES: dict[str, str] = {
-    "therapy": "Therapy & counselling",
-    "coaching": "Coaching",
-    "languages": "Languages",
-    "yoga": "Yoga & movement",
-    "fitness": "Fitness",
-    "music": "Music",
-    "tutoring": "Tutoring",
-    "nutrition": "Nutrition",
-    "career": "Career",
-    "business": "Business & legal",
-    "wellbeing": "Wellbeing",
-    "arts": "Arts & crafts",
-}
-LANGUAGES: dict[str, str] = {
-    "en": "English",
-    "de": "German",
-    "fr": "French",
-    "es": "Spanish",
-    "it": "Italian",
-    "pt": "Portuguese",
-    "nl": "Dutch",
-    "sv": "Swedish",
-    "da": "Danish",
-    "pl": "Polish",
-    "tr": "Turkish",
-    "ar": "Arabic",
-    "zh": "Chinese",
-    "ja": "Japanese",
-    "ru": "Russian",
-    "uk": "Ukrainian",
-    "hi": "Hindi",
-}
+CATEGORIES: Mapping[str, str] = MappingProxyType(
+    {
+        "therapy": "Therapy & counselling",
+        "coaching": "Coaching",
+        "languages": "Languages",
+        "yoga": "Yoga & movement",
+        "fitness": "Fitness",
+        "music": "Music",
+        "tutoring": "Tutoring",
+        "nutrition": "Nutrition",
+        "career": "Career",
+        "business": "Business & legal",
+        "wellbeing": "Wellbeing",
+        "arts": "Arts & crafts",
+    }
+)
+LANGUAGES: Mapping[str, str] = MappingProxyType(
+    {
+        "en": "English",
+        "de": "German",
+        "fr": "French",
+        "es": "Spanish",
+        "it": "Italian",
+        "pt": "Portuguese",
+        "nl": "Dutch",
+        "sv": "Swedish",
+        "da": "Danish",
+        "pl": "Polish",
+        "tr": "Turkish",
+        "ar": "Arabic",
+        "zh": "Chinese",
+        "ja": "Japanese",
+        "ru": "Russian",
+        "uk": "Ukrainian",
+        "hi": "Hindi",
+    }
+)
 
 MAX_HEADLINE = 140
 MAX_BIO = 5000

@@ -142,17 +142,20 @@ class SMTPMailer:
         self.timeout = timeout
         # Made now, not per message: loading the system's CA certificates takes tens
         # of milliseconds, and rq's forked job processes inherit it from the worker.
-        self.ssl_context = ssl_context or (_tls_context() if security != "none" else None)
+        # Made once per mailer (system CAs, hostname checks): building one costs ~ms.
+        self.ssl_context = ssl_context or (
+            ssl.create_default_context() if security != "none" else None
+        )
 
     def _connect(self) -> smtplib.SMTP:
         if self.security == "tls":
-            context = self.ssl_context or _tls_context()
+            context = self.ssl_context
             return smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
         smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
         try:
             smtp.ehlo()
             if self.security == "starttls":
-                smtp.starttls(context=self.ssl_context or _tls_context())
+                smtp.starttls(context=self.ssl_context)
                 smtp.ehlo()
         except BaseException:
             smtp.close()
@@ -185,17 +188,6 @@ class SMTPMailer:
                 smtp.quit()
             except (smtplib.SMTPException, OSError):
                 smtp.close()
-
-
-_default_context: ssl.SSLContext | None = None
-
-
-def _tls_context() -> ssl.SSLContext:
-    """The process's TLS client context (system CAs, hostname checks), made once."""
-    global _default_context
-    if _default_context is None:
-        _default_context = ssl.create_default_context()
-    return _default_context
 
 
 def _classify(code: int, text: bytes | str, where: str) -> TransientMailError | PermanentMailError:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import select
@@ -37,7 +38,7 @@ MIN_OFFSET_MINUTES = 5
 MAX_OFFSET_MINUTES = 14 * 24 * 60
 MAX_OFFSETS = 5
 
-_UNITS = {"m": 1, "min": 1, "h": 60, "d": 24 * 60}
+_UNITS = MappingProxyType({"m": 1, "min": 1, "h": 60, "d": 24 * 60})
 _TOKEN = re.compile(r"^(\d{1,5})\s*(m|min|h|d)?$")
 
 

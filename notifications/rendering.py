@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -41,11 +42,13 @@ SUPPORTED_LOCALES = ("en", "de")
 DEFAULT_LOCALE = "en"
 SUBJECT_MAX = 200
 
-_WEEKDAYS = {
-    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
-    "de": ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"),
-}
-_MONTHS = {
+_WEEKDAYS = MappingProxyType(
+    {
+        "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+        "de": ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"),
+    }
+)
+_MONTHS = MappingProxyType({
     "en": (
         "January", "February", "March", "April", "May", "June",
         "July", "August", "September", "October", "November", "December",
@@ -54,9 +57,9 @@ _MONTHS = {
         "Januar", "Februar", "März", "April", "Mai", "Juni",
         "Juli", "August", "September", "Oktober", "November", "Dezember",
     ),
-}  # fmt: skip
+})  # fmt: skip
 # German readers know the Central European abbreviations in German.
-_ABBREVIATIONS = {"de": {"CET": "MEZ", "CEST": "MESZ"}}
+_ABBREVIATIONS = MappingProxyType({"de": {"CET": "MEZ", "CEST": "MESZ"}})
 
 
 def normalize_locale(value: str | None) -> str:

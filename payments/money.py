@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from types import MappingProxyType
 
 from booking.currency import minor_exponent
 
@@ -28,19 +29,21 @@ class _Style:
     space: str  # between the sign and the number
 
 
-_STYLES = {
-    "en": _Style(",", ".", True, ""),
-    "de": _Style(".", ",", False, _NBSP),
-    "fr": _Style(_NARROW_NBSP, ",", False, _NBSP),
-    "es": _Style(".", ",", False, _NBSP),
-    "it": _Style(".", ",", False, _NBSP),
-    "nl": _Style(".", ",", True, _NBSP),
-    "pt": _Style(".", ",", False, _NBSP),
-    "sv": _Style(_NBSP, ",", False, _NBSP),
-    "ja": _Style(",", ".", True, ""),
-}
+_STYLES = MappingProxyType(
+    {
+        "en": _Style(",", ".", True, ""),
+        "de": _Style(".", ",", False, _NBSP),
+        "fr": _Style(_NARROW_NBSP, ",", False, _NBSP),
+        "es": _Style(".", ",", False, _NBSP),
+        "it": _Style(".", ",", False, _NBSP),
+        "nl": _Style(".", ",", True, _NBSP),
+        "pt": _Style(".", ",", False, _NBSP),
+        "sv": _Style(_NBSP, ",", False, _NBSP),
+        "ja": _Style(",", ".", True, ""),
+    }
+)
 # Currency signs people recognise; any other currency is written as its code.
-_SIGNS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥"}
+_SIGNS = MappingProxyType({"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥"})
 _KRONA = ("SEK", "NOK", "DKK")
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from types import MappingProxyType
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -47,21 +48,25 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 LEASE = timedelta(minutes=2)
 # How far each state is along; a refund never moves back (webhooks come out of order).
-_RANK = {
-    REFUND_NONE: 0,
-    REFUND_PENDING: 0,
-    REFUND_PROCESSING: 1,
-    REFUND_SUCCEEDED: 2,
-    REFUND_FAILED: 3,
-    REFUND_CANCELED: 3,
-}
-_FROM_PROVIDER = {
-    "pending": REFUND_PROCESSING,
-    "requires_action": REFUND_PROCESSING,
-    "succeeded": REFUND_SUCCEEDED,
-    "failed": REFUND_FAILED,
-    "canceled": REFUND_CANCELED,
-}
+_RANK = MappingProxyType(
+    {
+        REFUND_NONE: 0,
+        REFUND_PENDING: 0,
+        REFUND_PROCESSING: 1,
+        REFUND_SUCCEEDED: 2,
+        REFUND_FAILED: 3,
+        REFUND_CANCELED: 3,
+    }
+)
+_FROM_PROVIDER = MappingProxyType(
+    {
+        "pending": REFUND_PROCESSING,
+        "requires_action": REFUND_PROCESSING,
+        "succeeded": REFUND_SUCCEEDED,
+        "failed": REFUND_FAILED,
+        "canceled": REFUND_CANCELED,
+    }
+)
 
 
 def backoff(attempts: int) -> timedelta:

@@ -21,6 +21,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 import stripe
@@ -43,12 +44,14 @@ log = logging.getLogger(__name__)
 # sends it, so its retries are not refused.
 WEBHOOK_TOLERANCE_SECONDS = 300
 
-_INTENT_EVENTS: dict[str, EventKind] = {
-    "payment_intent.succeeded": "payment_succeeded",
-    "payment_intent.payment_failed": "payment_failed",
-    "payment_intent.canceled": "payment_canceled",
-    "payment_intent.processing": "payment_processing",
-}
+_INTENT_EVENTS: Mapping[str, EventKind] = MappingProxyType(
+    {
+        "payment_intent.succeeded": "payment_succeeded",
+        "payment_intent.payment_failed": "payment_failed",
+        "payment_intent.canceled": "payment_canceled",
+        "payment_intent.processing": "payment_processing",
+    }
+)
 _REFUND_EVENTS = ("refund.created", "refund.updated", "refund.failed", "charge.refund.updated")
 _INTENT_STATUSES = (
     "requires_payment_method",

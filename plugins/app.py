@@ -9,6 +9,7 @@ from typing import Any
 import radicale
 from radicale import config as radicale_config
 
+from accounts.services import LoginPolicy
 from consult.platform import Platform
 from plugins.auth import Auth
 from plugins.rights import Rights
@@ -27,7 +28,11 @@ def radicale_configuration(platform: Platform) -> radicale_config.Configuration:
             "max_vevent_rrule_occurrence": str(dav.max_occurrences),
         },
         "auth": {
-            "type": partial(Auth, database=platform.database),
+            "type": partial(
+                Auth,
+                database=platform.database,
+                policy=LoginPolicy.from_settings(settings.auth),
+            ),
             # Failed logins are throttled by the accounts service; keep Radicale's own
             # constant-time padding short.
             "delay": "0.2",

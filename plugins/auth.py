@@ -20,7 +20,7 @@ from accounts.errors import AccountError
 from accounts.models import AppPassword, User
 from accounts.services import LoginPolicy, authenticate_dav
 from consult.db import Database
-from plugins.standalone import standalone_database
+from plugins.standalone import standalone_database, standalone_login_policy
 
 # Argon2 costs tens of milliseconds and calendar apps send credentials with every
 # request, so a success is remembered briefly. A cheap query re-checks on each hit
@@ -39,10 +39,16 @@ class _CachedLogin:
 
 
 class Auth(auth.BaseAuth):
-    def __init__(self, configuration, database: Database | None = None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(  # type: ignore[no-untyped-def]
+        self,
+        configuration,
+        database: Database | None = None,
+        policy: LoginPolicy | None = None,
+    ) -> None:
         super().__init__(configuration)
         self._database = database or standalone_database(configuration, "auth")
-        self._policy = LoginPolicy()
+        # The platform's [auth] limits, as for the login page.
+        self._policy = policy or standalone_login_policy()
         self._cache: dict[str, _CachedLogin] = {}
         self._cache_lock = threading.Lock()
 

@@ -6,6 +6,7 @@
     ├── ProviderNotConfigured   Google / Microsoft is not set up on this platform (422)
     ├── ConnectionNotReady      still waiting for its OAuth sign-in: cannot sync yet (409)
     ├── AuthorizationFailed     an OAuth callback that cannot complete the connection (400)
+    ├── UnsafeUrl               a URL we may not fetch (internal: becomes one of the others)
     └── SourceError             talking to the outside calendar failed; recorded and shown
         ├── SourceAuthError         credentials refused, revoked or expired
         ├── SourceUnavailable       network error, timeout, server error (5xx)
@@ -39,6 +40,7 @@ __all__ = [
     "SourceUnavailable",
     "SyncError",
     "SyncTokenExpired",
+    "UnsafeUrl",
 ]
 
 
@@ -84,6 +86,11 @@ class ConnectionNotReady(SyncError):
             "This calendar is waiting for you to sign in at the provider. Finish connecting "
             "it, or remove it and connect again."
         )
+
+
+class UnsafeUrl(SyncError, ValueError):
+    """A URL the sync worker may not fetch (a private address, a bad scheme); the
+    message says why. Callers turn it into InvalidConnection or SourceError."""
 
 
 class AuthorizationFailed(SyncError):

@@ -26,6 +26,7 @@ from sync.errors import (
     ConnectionNotFound,
     ConnectionNotReady,
     InvalidConnection,
+    UnsafeUrl,
 )
 from sync.models import (
     AUTHORIZING,
@@ -40,7 +41,7 @@ from sync.models import (
 )
 from sync.oauth import authorization_url, provider_for, require_configured
 from sync.secrets import open_secret, seal_secret
-from sync.urls import UnsafeUrl, check_url
+from sync.urls import check_url
 
 __all__ = [
     "MAX_CONNECTIONS",

@@ -33,6 +33,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -88,7 +89,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-KIND_LABELS = {CALDAV: "CalDAV", ICS: "ICS", GOOGLE: "Google", MICROSOFT: "Outlook"}
+KIND_LABELS = MappingProxyType(
+    {CALDAV: "CalDAV", ICS: "ICS", GOOGLE: "Google", MICROSOFT: "Outlook"}
+)
 MIRROR_COLOR = "#6b7280ff"
 SKIPPED = "skipped"
 _UNEXPECTED = "An unexpected error stopped this sync; it will be retried."

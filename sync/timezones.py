@@ -17,6 +17,7 @@ import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta, tzinfo
 from functools import lru_cache
+from types import MappingProxyType
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from sync.windows_zones import WINDOWS_TO_IANA
@@ -24,8 +25,8 @@ from sync.windows_zones import WINDOWS_TO_IANA
 __all__ = ["match_zone", "resolve_tzid"]
 
 _IANA_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*$")
-_WINDOWS = {name.lower(): zone for name, zone in WINDOWS_TO_IANA.items()}
-_UTC_NAMES = {"utc", "z", "gmt", "etc/utc", "etc/gmt", "coordinated universal time"}
+_WINDOWS = MappingProxyType({name.lower(): zone for name, zone in WINDOWS_TO_IANA.items()})
+_UTC_NAMES = frozenset({"utc", "z", "gmt", "etc/utc", "etc/gmt", "coordinated universal time"})
 
 
 @lru_cache(maxsize=512)

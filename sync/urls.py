@@ -37,9 +37,10 @@ from collections.abc import Callable
 from typing import Any, TypeAlias
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
+from sync.errors import UnsafeUrl
+
 __all__ = [
     "MAX_URL_LENGTH",
-    "UnsafeUrl",
     "check_url",
     "display_url",
     "redirect_guard",
@@ -60,10 +61,6 @@ _TUNNELS = (
     ipaddress.IPv6Network("::ffff:0:0:0/96"),  # IPv4-translated (RFC 2765)
 )
 _SIX_TO_FOUR_RELAYS = ipaddress.IPv4Network("192.88.99.0/24")
-
-
-class UnsafeUrl(ValueError):
-    """The URL is not one the sync worker may fetch; the message says why."""
 
 
 def _normalise(url: str) -> str:

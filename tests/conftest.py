@@ -21,13 +21,11 @@ from typing import Any
 import pytest
 import redis as redis_lib
 import sqlalchemy as sa
-from sqlalchemy.pool import NullPool
 
 from consult.config import Settings
 from consult.db import Database
 from consult.platform import Platform
 from runtime.migrate import upgrade
-from runtime.models import metadata
 from runtime.platform import create_platform
 from tests.helpers import (
     PG_ADMIN_URL,
@@ -36,6 +34,7 @@ from tests.helpers import (
     TEST_SECRET_KEY,
     AuthActions,
     LiveServer,
+    empty_all_tables,
     make_settings,
     start_live_server,
 )
@@ -92,19 +91,6 @@ def db_backend(request: pytest.FixtureRequest) -> str:
     """Which database a test runs on. Run on both with
     ``@pytest.mark.parametrize("db_backend", ["postgresql", "sqlite"], indirect=True)``."""
     return str(request.param)
-
-
-def empty_all_tables(url: str) -> None:
-    tables = [table for table in reversed(metadata.sorted_tables)]
-    engine = sa.create_engine(url, poolclass=NullPool)
-    with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            names = ", ".join(f'"{table.name}"' for table in tables)
-            connection.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                connection.execute(table.delete())
-    engine.dispose()
 
 
 @pytest.fixture

@@ -16,6 +16,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.pool import NullPool
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from accounts.models import User
@@ -25,6 +27,7 @@ from consult.db import Database
 from consult.hookspecs import CalendarItemChanged, hookimpl
 from consult.platform import Platform
 from runtime import create_app, shutdown_app
+from runtime.models import metadata
 
 PG_ADMIN_URL = os.environ.get(
     "CONSULT_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -32,6 +35,19 @@ PG_ADMIN_URL = os.environ.get(
 REDIS_BASE_URL = os.environ.get("CONSULT_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 TEST_SECRET_KEY = "test-secret-key-" + "x" * 32
 TEST_PASSWORD = "correct horse battery"
+
+
+def empty_all_tables(url: str) -> None:
+    tables = [table for table in reversed(metadata.sorted_tables)]
+    engine = sa.create_engine(url, poolclass=NullPool)
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            names = ", ".join(f'"{table.name}"' for table in tables)
+            connection.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                connection.execute(table.delete())
+    engine.dispose()
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -13,30 +13,31 @@ from consult.config import Settings
 
 @dataclass(frozen=True)
 class VideoConfig:
-    """Everything video and messaging read from settings (see ``[video]`` in config.ini)."""
+    """Everything video and messaging read from settings (see ``[video]`` in config.ini);
+    every value comes from the settings schema."""
 
     secret_key: str
     base_url: str
-    open_before: timedelta = timedelta(minutes=10)
-    close_after: timedelta = timedelta(minutes=30)
-    join_token_ttl: timedelta = timedelta(seconds=120)
-    heartbeat_seconds: int = 20
-    stun_urls: tuple[str, ...] = ()
-    turn_urls: tuple[str, ...] = ()
-    turn_secret: str = ""
-    turn_ttl: timedelta = timedelta(hours=6)
-    ice_transport_policy: str = "all"
-    direct_timeout_seconds: int = 15
-    relay_url: str = ""
-    relay_host: str = "127.0.0.1"
-    relay_port: int = 8765
-    relay_stun_urls: tuple[str, ...] = ()
-    relay_max_sessions: int = 20
-    relay_max_width: int = 640
-    relay_max_height: int = 360
-    relay_max_fps: int = 15
-    message_max_length: int = 2000
-    message_email_delay: timedelta = timedelta(minutes=10)
+    open_before: timedelta
+    close_after: timedelta
+    join_token_ttl: timedelta
+    heartbeat_seconds: int
+    stun_urls: tuple[str, ...]
+    turn_urls: tuple[str, ...]
+    turn_secret: str
+    turn_ttl: timedelta
+    ice_transport_policy: str
+    direct_timeout_seconds: int
+    relay_url: str
+    relay_host: str
+    relay_port: int
+    relay_stun_urls: tuple[str, ...]
+    relay_max_sessions: int
+    relay_max_width: int
+    relay_max_height: int
+    relay_max_fps: int
+    message_max_length: int
+    message_email_delay: timedelta
 
     @classmethod
     def from_settings(cls, settings: Settings) -> VideoConfig:

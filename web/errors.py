@@ -10,6 +10,7 @@ logged by Flask and answered with the 500 page.
 from __future__ import annotations
 
 import logging
+from types import MappingProxyType
 from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
@@ -84,15 +85,17 @@ def _handle_domain_error(error: Exception) -> Any:
     return response
 
 
-_FRIENDLY = {
-    400: "The request could not be understood.",
-    401: "Please sign in to continue.",
-    403: "You do not have access to this page.",
-    404: "We could not find that page. It may have moved, or the link may be mistyped.",
-    405: "That action is not allowed here.",
-    413: "What you sent is too large.",
-    429: "Too many requests. Please wait a moment and try again.",
-}
+_FRIENDLY = MappingProxyType(
+    {
+        400: "The request could not be understood.",
+        401: "Please sign in to continue.",
+        403: "You do not have access to this page.",
+        404: "We could not find that page. It may have moved, or the link may be mistyped.",
+        405: "That action is not allowed here.",
+        413: "What you sent is too large.",
+        429: "Too many requests. Please wait a moment and try again.",
+    }
+)
 
 
 def _handle_csrf_error(error: CSRFError) -> Any:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -117,22 +118,28 @@ def after_booking_url(booking: Booking) -> str:
 
 # --- what pages show ----------------------------------------------------------------------
 
-_PAYMENT_LABELS = {PENDING: "Waiting for payment", SUCCEEDED: "Paid", CANCELED: "Not paid"}
-_REFUND_LABELS = {
-    "none": "No refund (cancellation policy)",
-    "pending": "Refund requested",
-    "processing": "Refund on its way",
-    "succeeded": "Refunded",
-    "failed": "Refund failed",
-    "canceled": "Refund cancelled",
-}
-_REASON_LABELS = {
-    "client_cancelled": "Cancelled by the client",
-    "professional_cancelled": "Cancelled by the professional",
-    "system_cancelled": "Cancelled by the platform",
-    "late_payment": "Paid after the booking was cancelled",
-    "provider": "Refunded at the payment provider",
-}
+_PAYMENT_LABELS = MappingProxyType(
+    {PENDING: "Waiting for payment", SUCCEEDED: "Paid", CANCELED: "Not paid"}
+)
+_REFUND_LABELS = MappingProxyType(
+    {
+        "none": "No refund (cancellation policy)",
+        "pending": "Refund requested",
+        "processing": "Refund on its way",
+        "succeeded": "Refunded",
+        "failed": "Refund failed",
+        "canceled": "Refund cancelled",
+    }
+)
+_REASON_LABELS = MappingProxyType(
+    {
+        "client_cancelled": "Cancelled by the client",
+        "professional_cancelled": "Cancelled by the professional",
+        "system_cancelled": "Cancelled by the platform",
+        "late_payment": "Paid after the booking was cancelled",
+        "provider": "Refunded at the payment provider",
+    }
+)
 
 
 def viewer_locale(booking: Booking) -> str:

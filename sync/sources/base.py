@@ -84,7 +84,7 @@ class Limits:
     deadline: float
     max_bytes: int
     max_events: int
-    allow_private: bool = False
+    allow_private: bool
 
     def timeout(self) -> float:
         """The timeout for the next request: the smaller of the per-request timeout and

@@ -30,6 +30,7 @@ from sync.errors import (
     SourceDataError,
     SourceError,
     SourceUnavailable,
+    UnsafeUrl,
 )
 from sync.events import ZoneReader
 from sync.sources.base import (
@@ -41,7 +42,7 @@ from sync.sources.base import (
 )
 from sync.sources.http import USER_AGENT, check_target
 from sync.sources.pinning import check_connections
-from sync.urls import UnsafeUrl, redirect_guard
+from sync.urls import redirect_guard
 
 __all__ = ["CalDavSource", "event_text"]
 

@@ -17,10 +17,11 @@ from sync.errors import (
     SourceDataError,
     SourceError,
     SourceUnavailable,
+    UnsafeUrl,
 )
 from sync.sources.base import Limits
 from sync.sources.pinning import check_connections
-from sync.urls import UnsafeUrl, check_url, redirect_guard
+from sync.urls import check_url, redirect_guard
 
 __all__ = ["USER_AGENT", "guard_session", "read_capped", "read_json", "raise_for_status", "mapped"]
 

@@ -14,7 +14,7 @@ import pytest
 from booking.icalendar_events import busy_intervals
 from booking.intervals import Interval
 from consult.config import load_settings
-from sync.errors import CredentialsUnreadable, SourceDataError
+from sync.errors import CredentialsUnreadable, SourceDataError, UnsafeUrl
 from sync.events import (
     ZoneReader,
     mirror_calendar_text,
@@ -29,7 +29,7 @@ from sync.sources.ics import split_feed
 from sync.sources.microsoft import graph_event_component
 from sync.syncing import next_run
 from sync.timezones import match_zone, resolve_tzid
-from sync.urls import UnsafeUrl, check_url
+from sync.urls import check_url
 from tests.sync.helpers import vcalendar, vevent
 
 BERLIN = ZoneInfo("Europe/Berlin")

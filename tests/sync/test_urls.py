@@ -9,7 +9,8 @@ import ipaddress
 
 import pytest
 
-from sync.urls import UnsafeUrl, check_url, resolve_public
+from sync.errors import UnsafeUrl
+from sync.urls import check_url, resolve_public
 from tests.sync.helpers import ScriptedDns
 
 

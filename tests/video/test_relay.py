@@ -118,7 +118,7 @@ def test_frames_flow_through_the_relay_when_no_direct_path_exists(
     asyncio.run(scenario())
 
 
-def test_the_relay_api_wants_its_key_and_sane_requests(relay: str) -> None:
+def test_the_relay_api_wants_its_key_and_sane_requests(relay: str, settings: Any) -> None:
     response = requests.get(
         f"{relay}/status", headers={"Authorization": "Bearer guess"}, timeout=30
     )
@@ -128,7 +128,7 @@ def test_the_relay_api_wants_its_key_and_sane_requests(relay: str) -> None:
     )
     assert response.status_code == 401
 
-    key = VideoConfig(secret_key=TEST_SECRET_KEY, base_url="").relay_api_key
+    key = VideoConfig.from_settings(settings).relay_api_key
     headers = {"Authorization": f"Bearer {key}"}
     response = requests.post(
         f"{relay}/rooms/1/client/offer",

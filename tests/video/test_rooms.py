@@ -4,12 +4,16 @@ size cap, and how message text is cleaned and shown."""
 from __future__ import annotations
 
 import base64
+import os
 import subprocess
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import jwt
 import pytest
 
+from consult.config import load_settings
 from video.config import VideoConfig
 from video.errors import InvalidJoinToken, InvalidMessage
 from video.ice import ice_servers, peer_ice_config, turn_credentials
@@ -19,7 +23,19 @@ from video.rooms import room_window
 from video.tokens import issue_join_token, read_join_token
 
 START = datetime(2026, 3, 29, 9, 0, tzinfo=UTC)  # the night Europe moved to summer time
-CONFIG = VideoConfig(secret_key="k" * 32, base_url="https://book.example.com")
+
+
+def video_config(**changes: Any) -> VideoConfig:
+    """The default ``[video]`` settings, with ``changes``."""
+    settings = load_settings(
+        config_file=os.devnull,
+        environ={},
+        overrides={"app": {"secret_key": "k" * 32, "base_url": "https://book.example.com"}},
+    )
+    return replace(VideoConfig.from_settings(settings), **changes)
+
+
+CONFIG = video_config()
 
 
 @pytest.mark.parametrize(
@@ -80,9 +96,7 @@ def test_turn_credentials_follow_coturns_shared_secret_scheme() -> None:
 
 def test_ice_servers_come_from_settings_with_fresh_turn_credentials() -> None:
     assert ice_servers(CONFIG, "b1c", START) == []
-    config = VideoConfig(
-        secret_key="k" * 32,
-        base_url="https://book.example.com",
+    config = video_config(
         stun_urls=("stun:turn.example.com:3478",),
         turn_urls=("turn:turn.example.com:3478?transport=udp",),
         turn_secret="north",
@@ -96,7 +110,7 @@ def test_ice_servers_come_from_settings_with_fresh_turn_credentials() -> None:
     assert turn["credential"] == turn_credentials("north", "b1c", expires)[1]
     assert peer_ice_config(config, "b1c", START)["iceTransportPolicy"] == "relay"
     # TURN URLs without the secret would hand out credentials coturn refuses: none at all.
-    no_secret = VideoConfig(secret_key="k" * 32, base_url="", turn_urls=config.turn_urls)
+    no_secret = video_config(base_url="", turn_urls=config.turn_urls)
     assert ice_servers(no_secret, "b1c", START) == []
 
 

@@ -7,6 +7,7 @@ import functools
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any, TypeVar
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -23,8 +24,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 TZ_COOKIE = "tz"
 TIMEZONES = sorted(available_timezones() - {"localtime", "Factory"})
-_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "INR": "₹"}
-CURRENCIES = ["EUR", "USD", "GBP", "CHF", "CAD", "AUD", "SEK", "NOK", "DKK", "PLN", "JPY"]
+_SYMBOLS = MappingProxyType({"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "INR": "₹"})
+CURRENCIES = ("EUR", "USD", "GBP", "CHF", "CAD", "AUD", "SEK", "NOK", "DKK", "PLN", "JPY")
 
 
 def load_zone(name: Any) -> ZoneInfo | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,11 +30,13 @@ from web.pages.helpers import TIMEZONES, load_zone, professional_required
 from web.pages.pro import after_step, bp, progress_of, span_label
 from web.session import get_session
 
-DAY_NAMES = dict(
-    zip(
-        WEEKDAYS,
-        ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
-        strict=True,
+DAY_NAMES = MappingProxyType(
+    dict(
+        zip(
+            WEEKDAYS,
+            ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+            strict=True,
+        )
     )
 )
 MAX_ROWS = 12

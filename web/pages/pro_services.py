@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,15 +27,17 @@ from web.payments import can_charge
 from web.session import get_session
 
 # catalog's field names → this form's
-_FIELD_NAMES = {
-    "price": "price",
-    "price.amount": "price",
-    "price.currency": "currency",
-    "min_notice_minutes": "min_notice_hours",
-    "cancellation_policy.full_refund_hours": "full_refund_hours",
-    "cancellation_policy.partial_refund_hours": "partial_refund_hours",
-    "cancellation_policy.partial_refund_percent": "partial_refund_percent",
-}
+_FIELD_NAMES = MappingProxyType(
+    {
+        "price": "price",
+        "price.amount": "price",
+        "price.currency": "currency",
+        "min_notice_minutes": "min_notice_hours",
+        "cancellation_policy.full_refund_hours": "full_refund_hours",
+        "cancellation_policy.partial_refund_hours": "partial_refund_hours",
+        "cancellation_policy.partial_refund_percent": "partial_refund_percent",
+    }
+)
 SESSION_LIST_DAYS = 90
 
 
