@@ -31,6 +31,7 @@ from accounts.errors import (
 from accounts.models import AppPassword, LoginAttempt, RefreshToken, User
 from caldav_server.provisioning import provision_principal
 from consult.db import utcnow
+from consult.text import InvalidText, clean_text, has_control_characters
 
 ROLES = ("professional", "client")
 MAX_PASSWORD_LENGTH = 1024  # argon2 copes, but an unbounded body is a DoS vector
@@ -86,13 +87,16 @@ def validate_registration(data: Mapping[str, Any], min_password_length: int) -> 
     email = data.get("email")
     if not isinstance(email, str) or not email.strip():
         errors["email"] = "Enter your email address."
-    elif len(email) > 254 or not _EMAIL_RE.match(email.strip()):
+    elif len(email) > 254 or has_control_characters(email) or not _EMAIL_RE.match(email.strip()):
         errors["email"] = "Enter a valid email address."
     name = data.get("name")
     if not isinstance(name, str) or not name.strip():
         errors["name"] = "Enter your name."
-    elif len(name.strip()) > 120:
-        errors["name"] = "Use at most 120 characters."
+    else:
+        try:
+            name = clean_text(name, max_length=120)
+        except InvalidText as error:
+            errors["name"] = error.message
     errors.update(_check_password(data.get("password"), min_password_length))
     role = data.get("role", "client")
     if role not in ROLES:
@@ -337,8 +341,10 @@ def create_app_password(session: Session, user: User, name: Any) -> tuple[AppPas
     """Create a named app password; return it and the secret, which is never stored."""
     if not isinstance(name, str) or not name.strip():
         raise ValidationError({"name": "Name the device, e.g. “Maya’s iPhone”."})
-    if len(name.strip()) > 80:
-        raise ValidationError({"name": "Use at most 80 characters."})
+    try:
+        name = clean_text(name, max_length=80)
+    except InvalidText as error:
+        raise ValidationError({"name": error.message}) from error
     alphabet = "abcdefghijkmnpqrstuvwxyz23456789"  # no 0/o/1/l look-alikes
     raw = "".join(secrets.choice(alphabet) for _ in range(24))  # ~120 bits
     secret = "-".join(raw[i : i + 4] for i in range(0, 24, 4))

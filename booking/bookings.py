@@ -67,6 +67,7 @@ from caldav_server.provisioning import BOOKINGS_CALENDAR
 from caldav_server.spans import single_event_object
 from caldav_server.store import CalendarStore
 from consult.hookspecs import Actor, BookingChanged, hooks_of
+from consult.text import InvalidText, clean_text
 
 log = logging.getLogger(__name__)
 
@@ -169,10 +170,10 @@ def _flush_or_conflict(session: Session, message: str) -> None:
 
 
 def _clean_note(note: str | None, limit: int) -> str:
-    note = (note or "").strip()
-    if len(note) > limit:
-        raise ValidationError({"client_note": f"Use at most {limit} characters."})
-    return note
+    try:
+        return clean_text(note, max_length=limit, multiline=True, required=False)
+    except InvalidText as error:
+        raise ValidationError({"client_note": error.message}) from error
 
 
 # --- booking ------------------------------------------------------------------------

@@ -21,7 +21,9 @@ from sqlalchemy.orm import Session
 from accounts.models import User
 from booking.errors import NotAllowed, ServiceNotFound, ValidationError
 from booking.models import GROUP, ONE_ON_ONE, SERVICE_KINDS, GroupSession, Service
+from consult.bounds import parse_datetime
 from consult.db import utcnow
+from consult.text import InvalidText, clean_text
 
 MAX_TITLE = 120
 MAX_DESCRIPTION = 5000
@@ -108,14 +110,15 @@ def parse_service_input(data: Mapping[str, Any], *, partial: bool) -> ServiceInp
             if name == "title" and not partial:
                 errors[name] = "This field is required."
             continue
-        if not isinstance(value, str):
-            errors[name] = "Must be a string."
-        elif name == "title" and not value.strip():
+        if name == "title" and isinstance(value, str) and not value.strip():
             errors[name] = "Give the service a title."
-        elif len(value) > limit:
-            errors[name] = f"Use at most {limit} characters."
-        else:
-            values[name] = value.strip()
+            continue
+        try:
+            values[name] = clean_text(
+                value, max_length=limit, multiline=name == "description", required=False
+            )
+        except InvalidText as error:
+            errors[name] = error.message
 
     for name, (low, high) in _INT_LIMITS.items():
         if name not in data:
@@ -396,22 +399,6 @@ def _check_rrule(rule: str, start: datetime) -> str | None:
     except (ValueError, TypeError) as error:
         return f"Not a valid RRULE: {error}."
     return None
-
-
-def parse_datetime(value: Any, zone: ZoneInfo) -> datetime | None:
-    """Parse an ISO 8601 date-time; a value without offset is local to ``zone``.
-    Returns an aware UTC datetime or None."""
-    if not isinstance(value, str) or len(value) > 64:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=zone)
-    from datetime import UTC
-
-    return parsed.astimezone(UTC)
 
 
 def new_event_uid() -> str:

@@ -12,6 +12,7 @@ from accounts.models import User
 from booking.icalendar_events import load_calendars
 from booking.scheduling import professional_calendars
 from caldav_server.store import CalendarStore
+from consult.text import single_line
 
 FEED_PAST = timedelta(days=90)
 FEED_FUTURE = timedelta(days=730)
@@ -31,7 +32,7 @@ def bookings_feed(session: Session, professional: User, now: datetime) -> bytes:
     feed.add("PRODID", "-//Consult//Bookings feed//EN")
     feed.add("VERSION", "2.0")
     feed.add("CALSCALE", "GREGORIAN")
-    feed.add("X-WR-CALNAME", f"{professional.name}: bookings")
+    feed.add("X-WR-CALNAME", single_line(f"{professional.name}: bookings"))
     feed.add("X-WR-TIMEZONE", professional.timezone)
     feed.add("REFRESH-INTERVAL", timedelta(minutes=15), parameters={"VALUE": "DURATION"})
     feed.add("X-PUBLISHED-TTL", "PT15M")

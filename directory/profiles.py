@@ -46,6 +46,7 @@ from booking.availability import to_payload
 from booking.busy_index import reindex_zone_dependent
 from booking.models import Service
 from consult.db import Base, UTCDateTime, utcnow
+from consult.text import InvalidText, clean_text
 from directory.errors import ProfileInvalid
 
 # The fixed vocabularies. Keys are stored; labels are shown (and searched).
@@ -210,16 +211,20 @@ def parse_profile_input(data: Mapping[str, Any]) -> ProfileInput:
     if not isinstance(headline, str):
         headline = ""
     headline = " ".join(headline.split())
-    if len(headline) > MAX_HEADLINE:
-        errors["headline"] = f"Use at most {MAX_HEADLINE} characters."
-    elif not headline:
+    if not headline:
         errors["headline"] = "Write one line that tells clients what you offer."
+    else:
+        try:
+            headline = clean_text(headline, max_length=MAX_HEADLINE)
+        except InvalidText as error:
+            errors["headline"] = error.message
     bio = data.get("bio") or ""
     if not isinstance(bio, str):
         bio = ""
-    bio = bio.strip().replace("\r\n", "\n")
-    if len(bio) > MAX_BIO:
-        errors["bio"] = f"Use at most {MAX_BIO} characters."
+    try:
+        bio = clean_text(bio, max_length=MAX_BIO, multiline=True, required=False)
+    except InvalidText as error:
+        errors["bio"] = error.message
     categories = _keys(data.get("categories"), CATEGORIES, "categories", errors)
     if len(categories) > MAX_CATEGORIES:
         errors["categories"] = f"Pick at most {MAX_CATEGORIES} categories."

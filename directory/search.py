@@ -46,6 +46,7 @@ from booking.intervals import Interval, local_midnight
 from booking.models import Service
 from booking.scheduling import service_slots
 from caldav_server.models import DavCollection
+from consult.bounds import parse_date
 from consult.cache import LRUCache, caches_of
 from directory.errors import SearchParamError
 from directory.profiles import (
@@ -143,11 +144,10 @@ def _day(value: str, name: str, errors: dict[str, str]) -> date | None:
     value = value.strip()
     if not value:
         return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
+    day = parse_date(value)
+    if day is None:
         errors[name] = "Use a date like 2026-12-01."
-        return None
+    return day
 
 
 def parse_search(

@@ -53,7 +53,7 @@ from consult.platform import Platform
 from consult.services import Port
 from notifications.bookings import BOOKING_CHANGE, expand_change
 from notifications.dispatch import DISPATCHER, DueItem
-from notifications.errors import MailError, PermanentMailError
+from notifications.errors import MailError, PermanentMailError, TransientMailError
 from notifications.mailer import Mailer, OutgoingEmail, build_message
 from notifications.models import (
     CANCELLED,
@@ -146,8 +146,12 @@ class Sender:
 SENDER: Port[Sender] = Port("notifications.sender")
 
 
-def _claim(session: Session, outbox_id: int, token: str, now: datetime, lease: timedelta) -> bool:
-    result = session.execute(
+def claim(
+    session: Session, outbox_id: int, token: str, now: datetime, lease: timedelta
+) -> int | None:
+    """Take the row for one attempt (see the module docstring); returns the attempt's
+    number, or None when the row is not pending, not due, or leased to someone else."""
+    attempts = session.scalar(
         update(OutboxMessage)
         .where(
             OutboxMessage.id == outbox_id,
@@ -160,9 +164,10 @@ def _claim(session: Session, outbox_id: int, token: str, now: datetime, lease: t
             claim_token=token,
             attempts=OutboxMessage.attempts + 1,
         )
+        .returning(OutboxMessage.attempts)
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    return int(attempts) if attempts is not None else None
 
 
 def _outgoing(row: OutboxMessage) -> OutgoingEmail:
@@ -182,34 +187,43 @@ def _outgoing(row: OutboxMessage) -> OutgoingEmail:
 def deliver_message(sender: Sender, outbox_id: int, *, now: datetime | None = None) -> Result:
     """Try to send outbox row ``outbox_id`` once (claim, send, record), as of
     ``now`` (default: the current time). Safe to call any number of times from any
-    number of processes: only the holder of the claim sends."""
+    number of processes: only the holder of the claim sends.
+
+    Whatever goes wrong with this one message after its claim (a refresher or
+    handler that raises, an address no header can carry, a bug) is recorded on its
+    row as a failed attempt, with backoff, like a refused delivery: the message is
+    never left pending without a reason, and the caller goes on with the others."""
     database, policy = sender.database, sender.policy
     claimed_at = now or utcnow()
     token = secrets.token_hex(8)
     with database.session() as session:
-        if not _claim(session, outbox_id, token, claimed_at, policy.lease):
-            return Result(Outcome.SKIPPED)
-        row = session.get(OutboxMessage, outbox_id)
-        assert row is not None
-        handler = HANDLERS.get(row.kind)
-        if handler is not None:
-            return _handle(sender.notifier, session, row, handler, claimed_at)
-        refresher = REFRESHERS.get(row.kind)
-        if (
-            refresher is not None
-            and row.attempts == 1
-            and not refresher(sender.notifier, session, row, claimed_at)
-        ):
-            row.status, row.cancelled_at = CANCELLED, claimed_at
-            row.claimed_until = row.claim_token = None
-            return Result(Outcome.SKIPPED)
-        email = _outgoing(row)
-        attempts = row.attempts
-    message = build_message(email, policy.sender)
+        attempts = claim(session, outbox_id, token, claimed_at, policy.lease)
+    if attempts is None:
+        return Result(Outcome.SKIPPED)
     try:
-        sender.mailer.send(message)
+        with database.session() as session:
+            row = session.get(OutboxMessage, outbox_id)
+            assert row is not None
+            handler = HANDLERS.get(row.kind)
+            if handler is not None:
+                return _handle(sender.notifier, session, row, handler, claimed_at)
+            refresher = REFRESHERS.get(row.kind)
+            if (
+                refresher is not None
+                and row.attempts == 1
+                and not refresher(sender.notifier, session, row, claimed_at)
+            ):
+                row.status, row.cancelled_at = CANCELLED, claimed_at
+                row.claimed_until = row.claim_token = None
+                return Result(Outcome.SKIPPED)
+            email = _outgoing(row)
+        sender.mailer.send(build_message(email, policy.sender))
     except MailError as error:
         return _record_failure(sender, outbox_id, token, attempts, error, now)
+    except Exception as error:
+        log.exception("message %s could not be prepared or sent", outbox_id)
+        failure = TransientMailError(f"unexpected error: {type(error).__name__}: {error}")
+        return _record_failure(sender, outbox_id, token, attempts, failure, now)
     return _record_sent(database, outbox_id, token, now)
 
 
@@ -390,7 +404,11 @@ def deliver_due(
         handled = False
         for outbox_id, _ in due:
             seen.add(outbox_id)
-            result = deliver_message(sender, outbox_id, now=now)
+            try:
+                result = deliver_message(sender, outbox_id, now=now)
+            except Exception:  # the database itself, say: the others may still go
+                log.exception("delivering message %s failed; it is retried later", outbox_id)
+                result = Result(Outcome.RETRY)
             counts[result.outcome] += 1
             handled = handled or result.outcome is Outcome.HANDLED
         # Rows that were work (a booking change) may have added messages due now:

@@ -28,6 +28,7 @@ import ssl
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime
+from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
@@ -35,6 +36,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from consult.config import ConfigError, Settings
+from consult.text import single_line
 from notifications.errors import PermanentMailError, TransientMailError
 
 log = logging.getLogger(__name__)
@@ -83,11 +85,15 @@ def check_sender(sender: str, source: str = "default") -> str:
 
 
 def build_message(email: OutgoingEmail, sender: str) -> EmailMessage:
-    """The complete MIME message for ``email`` from ``sender``."""
+    """The complete MIME message for ``email`` from ``sender``. Raises
+    :class:`PermanentMailError` for an address that cannot be written in a header."""
     message = EmailMessage()
     message["From"] = sender
-    message["To"] = Address(display_name=email.to_name, addr_spec=email.to_address)
-    message["Subject"] = email.subject
+    try:
+        message["To"] = Address(display_name=single_line(email.to_name), addr_spec=email.to_address)
+    except (ValueError, IndexError, HeaderParseError) as error:
+        raise PermanentMailError(f"the address {email.to_address!r} cannot be used") from error
+    message["Subject"] = single_line(email.subject)
     message["Date"] = format_datetime(email.date)
     message["Message-ID"] = message_id_for(email.key, sender)
     # Automatic mail (RFC 3834): no vacation replies back to the platform.

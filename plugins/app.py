@@ -7,6 +7,7 @@ from functools import partial
 from typing import Any
 
 import radicale
+from defusedxml import DefusedXmlException
 from radicale import config as radicale_config
 
 from accounts.services import LoginPolicy
@@ -51,6 +52,23 @@ def radicale_configuration(platform: Platform) -> radicale_config.Configuration:
     return configuration
 
 
+class DavApplication(radicale.Application):
+    """Radicale, answering 400 to XML that declares entities.
+
+    Radicale parses request bodies with defusedxml, which refuses entity
+    declarations (billion laughs, external entities) by raising
+    ``DefusedXmlException``; Radicale only turns ``ParseError`` into 400, so those
+    requests got a 500. Every method that reads XML (PROPFIND, PROPPATCH, REPORT,
+    MKCOL, MKCALENDAR) answers 400 for a ``RuntimeError`` from this one method.
+    """
+
+    def _read_xml_request_body(self, environ: Any, request_info: dict[str, Any]) -> Any:
+        try:
+            return super()._read_xml_request_body(environ, request_info)
+        except DefusedXmlException as error:
+            raise RuntimeError(f"XML with entity declarations is not accepted: {error}") from error
+
+
 def create_dav_app(platform: Platform) -> radicale.Application:
     """A Radicale WSGI app; mount it so that it sees ``SCRIPT_NAME=/dav``."""
-    return radicale.Application(radicale_configuration(platform))
+    return DavApplication(radicale_configuration(platform))

@@ -21,6 +21,7 @@ from accounts.models import User
 from caldav_server.store import CalendarStore
 from consult.config import Settings
 from consult.db import utcnow
+from consult.text import InvalidText, clean_text, has_control_characters
 from sync.errors import (
     AuthorizationFailed,
     ConnectionNotFound,
@@ -83,13 +84,18 @@ def _string(data: dict[str, Any], name: str, errors: dict[str, str], limit: int)
     value = data.get(name)
     if value is None:
         return ""
-    if not isinstance(value, str):
-        errors[name] = "Must be a string."
+    if name == "password":  # a secret is sent as typed, but never with control characters
+        if not isinstance(value, str) or has_control_characters(value):
+            errors[name] = "Must be a string without control characters."
+            return ""
+        if len(value) > limit:
+            errors[name] = f"Use at most {limit} characters (this has {len(value)})."
+        return value
+    try:
+        return clean_text(value, max_length=limit, required=False)
+    except InvalidText as error:
+        errors[name] = error.message
         return ""
-    value = value.strip() if name != "password" else value
-    if len(value) > limit:
-        errors[name] = f"Use at most {limit} characters."
-    return value
 
 
 def _boolean(data: dict[str, Any], name: str, errors: dict[str, str]) -> bool:

@@ -23,6 +23,7 @@ from web import (
     extensions,
     external_calendars,
     feeds,
+    guards,
     home,
     notifications,
     payments,
@@ -74,6 +75,7 @@ def build_app(platform: Platform) -> Flask:
         PREFERRED_URL_SCHEME="https" if settings.app.base_url.startswith("https") else "http",
     )
     app.extensions["consult.platform"] = platform
+    guards.init_app(app)  # first: routes compile with its bounded int converter
     csrf = extensions.init_app(app)
     session.init_app(app)
     errors.init_app(app, platform)

@@ -16,12 +16,12 @@ from flask_login import current_user, login_required
 
 from accounts.models import User
 from booking import bookings, scheduling
-from booking.catalog import parse_datetime
 from booking.errors import BookingError
 from booking.icalendar_events import Attendee, build_booking_event
 from booking.intervals import Interval
 from booking.links import booking_from_manage_token
 from booking.models import Booking
+from consult.bounds import parse_datetime
 from consult.db import utcnow
 from web.forms import EmptyForm
 from web.links import links, manage_url

@@ -31,6 +31,7 @@ from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
 from booking.models import Booking
+from consult.bounds import MAX_ID
 from consult.db import utcnow
 from video import messages as thread
 from video.errors import InvalidMessage, RoomClosed, RoomNotFound, RoomNotOpen, VideoError
@@ -195,7 +196,7 @@ def messages_page(booking_id: int) -> Any:
 def messages_poll(booking_id: int) -> Any:
     access = _room_or_404(booking_id)
     after = request.args.get("after", "0")
-    if not after.isdigit():
+    if not after.isdigit() or len(after) > 10 or int(after) > MAX_ID:
         return jsonify(
             {"error": {"code": "bad_request", "message": "`after` must be a message id."}}
         ), 400

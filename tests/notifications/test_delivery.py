@@ -22,7 +22,7 @@ from notifications import service
 from notifications.delivery import SENDER as SENDER_PORT
 from notifications.delivery import (
     Outcome,
-    _claim,
+    claim,
     deliver_message,
 )
 from notifications.errors import PermanentMailError, TransientMailError, UnknownRecipient
@@ -153,7 +153,7 @@ def test_a_dead_senders_lease_expires_and_the_message_goes_out_once(
     row_id = record_one(platform, sam)
     now = utcnow()
     with database.session() as session:
-        assert _claim(session, row_id, "dead-worker", now, timedelta(minutes=5))
+        assert claim(session, row_id, "dead-worker", now, timedelta(minutes=5)) == 1
     assert send_due(platform, now=now + timedelta(minutes=4))[Outcome.SENT] == 0
     assert send_due(platform, now=now + timedelta(minutes=6))[Outcome.SENT] == 1
     assert len(inbox.wait_for(1)) == 1

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 from flask import g, jsonify, request
 
 from booking import bookings
-from booking.catalog import parse_datetime
 from booking.links import booking_from_manage_token
 from booking.models import Booking
+from consult.bounds import parse_datetime
 from consult.db import utcnow
 from web.api.blueprint import bp
 from web.api.helpers import Fields, json_body, optional_json_body, require_user

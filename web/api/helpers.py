@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session
 from accounts.errors import InvalidToken
 from accounts.models import User
 from accounts.services import user_from_access_token
+from consult.bounds import MAX_INT, MIN_INT
+from consult.text import InvalidText, clean_text
 from web.errors import ApiError
 from web.session import get_session, get_settings
 
@@ -54,15 +56,11 @@ class Fields:
             if required:
                 self.errors[name] = "This field is required."
             return default
-        if not isinstance(value, str):
-            self.errors[name] = "Must be a string."
+        try:
+            return clean_text(value, max_length=max_length, required=required)
+        except InvalidText as error:
+            self.errors[name] = error.message
             return default
-        value = value.strip()
-        if required and not value:
-            self.errors[name] = "This field is required."
-        elif len(value) > max_length:
-            self.errors[name] = f"Use at most {max_length} characters."
-        return value
 
     def integer(
         self,
@@ -81,9 +79,11 @@ class Fields:
         if isinstance(value, bool) or not isinstance(value, int):
             self.errors[name] = "Must be a whole number."
             return default
-        if minimum is not None and value < minimum:
+        minimum = MIN_INT if minimum is None else max(minimum, MIN_INT)
+        maximum = MAX_INT if maximum is None else min(maximum, MAX_INT)
+        if value < minimum:
             self.errors[name] = f"Must be at least {minimum}."
-        elif maximum is not None and value > maximum:
+        elif value > maximum:
             self.errors[name] = f"Must be at most {maximum}."
         return value
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import g, jsonify, request
 
+from consult.bounds import is_id
 from consult.db import utcnow
 from notifications import service
 from notifications.errors import InvalidReminderOffsets
@@ -58,7 +59,7 @@ def _query() -> tuple[str, int, int | None]:
             errors["limit"] = f"Use a whole number from 1 to {MAX_LIMIT}."
     raw_before = request.args.get("before_id")
     if raw_before is not None:
-        if raw_before.isdigit() and len(raw_before) <= 12:
+        if raw_before.isdigit() and len(raw_before) <= 10 and is_id(int(raw_before)):
             before_id = int(raw_before)
         else:
             errors["before_id"] = "Use the next_before_id of the previous page."

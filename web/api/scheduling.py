@@ -14,6 +14,7 @@ from booking.availability import to_payload
 from booking.errors import InvalidTimezone, ServiceNotFound
 from booking.intervals import Interval, local_midnight
 from booking.models import Service
+from consult.bounds import EARLIEST_DATE, LATEST_DATE, parse_date
 from consult.db import utcnow
 from web.api.blueprint import bp
 from web.api.helpers import bearer_user, json_body, require_professional
@@ -166,10 +167,14 @@ def parse_zone(name: str) -> ZoneInfo:
 def _parse_day(value: str | None, name: str) -> date:
     if not value:
         raise ApiError(400, "bad_request", f"Give {name}=YYYY-MM-DD.")
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ApiError(400, "bad_request", f"{name} must be a date like 2026-12-01.") from None
+    day = parse_date(value)
+    if day is None:
+        raise ApiError(
+            400,
+            "bad_request",
+            f"{name} must be a date like 2026-12-01, between {EARLIEST_DATE} and {LATEST_DATE}.",
+        )
+    return day
 
 
 @bp.get("/availability")

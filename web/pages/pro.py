@@ -21,6 +21,7 @@ from booking import catalog, hours, scheduling
 from booking.busy_index import busy_blocks
 from booking.intervals import Interval, local_midnight
 from booking.models import ACTIVE_STATUSES, Booking
+from consult.bounds import parse_date
 from consult.db import utcnow
 from directory.profiles import get_profile
 from web.pages.helpers import load_zone, professional_required, user_names
@@ -252,10 +253,11 @@ def dashboard() -> Any:
         view = "week"
     day = today
     if request.args.get("date"):
-        try:
-            day = date.fromisoformat(request.args["date"])
-        except ValueError:
+        chosen = parse_date(request.args["date"])
+        if chosen is None:
             notes.append("That date is not valid; showing today.")
+        else:
+            day = chosen
     first = day - timedelta(days=day.weekday()) if view == "week" else day
     count = 7 if view == "week" else 1
     window = Interval(local_midnight(first, zone), local_midnight(first + timedelta(count), zone))

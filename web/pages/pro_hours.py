@@ -24,6 +24,7 @@ from booking.errors import InvalidWeeklyHours
 from booking.intervals import Interval, local_midnight
 from booking.models import Service
 from booking.slots import Slot
+from consult.bounds import parse_date
 from consult.db import utcnow
 from web.forms import EmptyForm
 from web.pages.helpers import TIMEZONES, load_zone, professional_required
@@ -262,10 +263,8 @@ def add_override() -> Any:
         abort(400)
     current = _current()
     problems: list[str] = []
-    try:
-        day = date.fromisoformat(request.form.get("date", ""))
-    except ValueError:
-        day = None
+    day = parse_date(request.form.get("date", ""))
+    if day is None:
         problems.append("Pick the date to change.")
     ranges: list[list[str]] = []
     if request.form.get("mode") == "hours":

@@ -34,6 +34,7 @@ from booking.errors import BookingError, NotAllowed, OutsideBookingWindow, SlotU
 from booking.intervals import Interval, local_midnight
 from booking.models import Booking, Service
 from booking.slots import Slot
+from consult.bounds import parse_date, parse_datetime
 from consult.db import utcnow
 from directory import photos
 from directory import search as directory
@@ -86,10 +87,7 @@ def _month_of(value: str | None) -> date | None:
 
 
 def _day_of(value: str | None) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
+    return parse_date(value)
 
 
 def _shift_month(month: date, delta: int) -> date:
@@ -275,7 +273,7 @@ def book(principal: str) -> Any:
     profile, service = _bookable(principal)
     professional = profile.user
     zone = VisitorZone(default=professional.timezone)
-    start = catalog.parse_datetime(request.values.get("start"), ZoneInfo("UTC"))
+    start = parse_datetime(request.values.get("start"), ZoneInfo("UTC"))
     back_url = url_for("public.professional", principal=principal, service=service.id, tz=zone.name)
     if start is None:
         return render_error(400, "That booking link has no valid time. Pick a time again.")
