@@ -13,7 +13,7 @@ calendar edits into the platform's calendar writes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -21,8 +21,12 @@ from sqlalchemy.orm import Session
 from booking import busy_index, dav_changes
 from booking.errors import HTTP_STATUS
 from consult.db import Database
-from consult.hookspecs import CalendarItemChanged, ErrorStatuses, hookimpl
+from consult.handoff import CommitHandOff, note
+from consult.hookspecs import BookingChanged, CalendarItemChanged, ErrorStatuses, hookimpl
 from consult.platform import Platform
+
+# Booking changes a session made, counted once it commits.
+CHANGES_KEY = "booking.changes"
 
 
 class BookingHooks:
@@ -30,6 +34,10 @@ class BookingHooks:
 
     def __init__(self, database: Database) -> None:
         self.database = database
+
+    @hookimpl
+    def booking_changed(self, session: Session, change: BookingChanged) -> None:
+        note(session, CHANGES_KEY, change.kind)
 
     @hookimpl
     def calendar_item_changed(self, session: Session, change: CalendarItemChanged) -> None:
@@ -49,5 +57,17 @@ class BookingHooks:
 
 
 def include(platform: Platform) -> None:
-    """Wire the booking layer into ``platform``."""
+    """Wire the booking layer into ``platform``: calendar writes keep the busy-time
+    index and the bookings in step; committed changes are counted."""
     platform.register(BookingHooks(platform.database), "booking")
+    changes = platform.metrics.counter(
+        "consult_booking_changes_total",
+        "Bookings confirmed, cancelled and rescheduled (committed).",
+        ("change",),
+    )
+
+    def count(kinds: Sequence[str]) -> None:
+        for kind in kinds:
+            changes.labels(kind).inc()
+
+    CommitHandOff[str](CHANGES_KEY, count).listen(platform.database)

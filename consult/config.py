@@ -555,6 +555,39 @@ SCHEMA: Mapping[str, Mapping[str, Option]] = {
             _non_negative_int,
         ),
     },
+    "ops": {
+        "log_format": Option(
+            "text",
+            "Log lines: text (readable, the embedded default) or json (one JSON object per "
+            "line, for a log collector in production).",
+            _choice("text", "json"),
+        ),
+        "metrics_token": Option(
+            "",
+            "Bearer token that GET /metrics (Prometheus text format) requires. Empty: the app "
+            "serves no /metrics (use metrics_port for a separate listener instead).",
+            secret=True,
+        ),
+        "metrics_port": Option(
+            "0",
+            "Port of a separate metrics listener on 127.0.0.1 (consult worker always uses this "
+            "one; the app only when metrics_token is empty). 0 = none.",
+            _port,
+        ),
+        "request_id_header": Option(
+            "X-Request-ID",
+            "Header carrying the request id from the proxy (taken when present and sane, "
+            "generated otherwise) and sent back on every response.",
+        ),
+        "sentry_dsn": Option(
+            "",
+            "Sentry DSN for error reports; empty = off. Personal data is scrubbed before "
+            "anything is sent.",
+            env="CONSULT_SENTRY_DSN",
+            secret=True,
+        ),
+        "sentry_environment": Option("production", "Environment name in Sentry reports."),
+    },
     # END OF SCHEMA: packages add their sections above this line.
 }
 

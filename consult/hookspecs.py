@@ -22,12 +22,13 @@ Implementations by package (see each ``include``):
 - ``error_statuses``: every package with an error tree.
 - ``maintenance``: caldav_server (time-range index), booking (busy-time expansion).
 - ``notification_templates``: notifications, video (new-message emails).
+- ``readiness_checks``: runtime (database, migrations, Redis).
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -123,6 +124,14 @@ def maintenance(now: datetime) -> Mapping[str, int]:
     """Periodic upkeep (``consult worker``, or the app without Redis): keep derived
     data ahead of time. Idempotent and safe to run in several processes at once.
     Returns counts of what it did, for the log."""
+    raise NotImplementedError
+
+
+@hookspec
+def readiness_checks() -> Mapping[str, Callable[[], str]]:
+    """Checks ``GET /readyz`` runs: each callable returns a short detail when its
+    dependency is usable and raises when it is not (database, Redis, migrations,
+    Janus). Must be quick: load balancers call it every few seconds."""
     raise NotImplementedError
 
 

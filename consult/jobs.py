@@ -25,6 +25,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
 from consult.db import utcnow
+from consult.logs import LogContext, current_context, log_context
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,11 @@ class JobQueue(Protocol):
     @property
     def backend(self) -> str: ...
 
+    def stats(self) -> dict[str, int]:
+        """Jobs ``queued`` (to run now), ``scheduled`` (later) and ``failed`` (kept
+        for inspection), for metrics."""
+        ...
+
     def shutdown(self) -> None: ...
 
 
@@ -66,6 +72,8 @@ class InProcessQueue:
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="job")
         self._timers: dict[str, threading.Timer] = {}
         self._lock = threading.Lock()
+        self._queued = 0
+        self._failed = 0
 
     def enqueue(
         self,
@@ -76,10 +84,12 @@ class InProcessQueue:
         **kwargs: Any,
     ) -> str | None:
         delay = (at - utcnow()).total_seconds() if at is not None else 0.0
+        context = current_context()
         if delay <= 0:
-            self._executor.submit(self._run, func, kwargs)
+            self._count_queued(1)
+            self._executor.submit(self._run, func, kwargs, context)
             return job_id
-        timer = threading.Timer(delay, self._submit, (func, kwargs))
+        timer = threading.Timer(delay, self._submit, (func, kwargs, context))
         timer.daemon = True
         with self._lock:
             if job_id is not None:
@@ -96,17 +106,36 @@ class InProcessQueue:
         if timer is not None:
             timer.cancel()
 
-    def _submit(self, func: Callable[..., Any], kwargs: dict[str, Any]) -> None:
+    def _submit(
+        self, func: Callable[..., Any], kwargs: dict[str, Any], context: LogContext
+    ) -> None:
+        self._count_queued(1)
         try:
-            self._executor.submit(self._run, func, kwargs)
+            self._executor.submit(self._run, func, kwargs, context)
         except RuntimeError:  # shut down meanwhile
-            pass
+            self._count_queued(-1)
 
-    def _run(self, func: Callable[..., Any], kwargs: dict[str, Any]) -> None:
-        try:
-            func(self._platform, **kwargs)
-        except Exception:
-            log.exception("background job %s failed", getattr(func, "__name__", func))
+    def _run(self, func: Callable[..., Any], kwargs: dict[str, Any], context: LogContext) -> None:
+        # The job's log lines name the request that enqueued it.
+        with log_context(LogContext(request_id=context.request_id, user_id=context.user_id)):
+            try:
+                func(self._platform, **kwargs)
+            except Exception:
+                with self._lock:
+                    self._failed += 1
+                log.exception("background job %s failed", getattr(func, "__name__", func))
+            finally:
+                self._count_queued(-1)
+
+    def _count_queued(self, change: int) -> None:
+        with self._lock:
+            self._queued += change
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            # Timers that fired are done: forget them (they were kept for cancel()).
+            self._timers = {key: timer for key, timer in self._timers.items() if timer.is_alive()}
+            return {"queued": self._queued, "scheduled": len(self._timers), "failed": self._failed}
 
     def shutdown(self) -> None:
         with self._lock:
@@ -135,6 +164,8 @@ class RQQueue:
     ) -> str | None:
         options: dict[str, Any] = {
             "job_id": job_id,
+            # The job's log lines name the request that enqueued it.
+            "meta": {"request_id": current_context().request_id},
             "retry": Retry(max=5, interval=[10, 30, 60, 300, 900]),
             "failure_ttl": int(timedelta(days=7).total_seconds()),
         }
@@ -153,6 +184,13 @@ class RQQueue:
             return
         job.cancel()
         job.delete()
+
+    def stats(self) -> dict[str, int]:
+        return {
+            "queued": self.queue.count,
+            "scheduled": self.queue.scheduled_job_registry.count,
+            "failed": self.queue.failed_job_registry.count,
+        }
 
     def shutdown(self) -> None:
         self.connection.close()
@@ -186,7 +224,8 @@ class PlatformJob(Job):
             raise RuntimeError("a platform job must run in a PlatformWorker")
         if not self.func:
             raise ValueError("Cannot execute job: function is None")
-        return self.func(self.platform, *self.args, **self.kwargs)
+        with log_context(LogContext(request_id=str(self.meta.get("request_id") or self.id))):
+            return self.func(self.platform, *self.args, **self.kwargs)
 
 
 class _HandsPlatform:

@@ -23,6 +23,7 @@ from consult import hookspecs
 from consult.config import Settings
 from consult.db import Database
 from consult.jobs import JobQueue, create_job_queue
+from consult.metrics import Metrics
 from consult.periodic import Periodic
 from consult.services import Port, ServiceRegistry
 
@@ -48,6 +49,7 @@ class Platform:
             info={hookspecs.SESSION_HOOKS: self.plugins.hook},
         )
         self.jobs: JobQueue = create_job_queue(settings.redis.url, self)
+        self.metrics = Metrics()
         self._background: list[Periodic] = []
         self._on_start: list[Callable[[], None]] = []
         self._on_shutdown: list[Callable[[], None]] = [self.jobs.shutdown, self.database.dispose]

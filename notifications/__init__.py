@@ -28,6 +28,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from consult.db import utcnow
 from consult.handoff import CommitHandOff
 from consult.hookspecs import BookingChanged, ErrorStatuses, hookimpl
 from consult.periodic import Periodic
@@ -38,6 +39,7 @@ from notifications.delivery import (
     DeliveryPolicy,
     Outcome,
     Sender,
+    backlog,
     deliver,
     deliver_due,
     next_due,
@@ -131,6 +133,18 @@ def include(platform: Platform) -> None:
     else:
         dispatcher = NoDispatcher()
     platform.services.provide(DISPATCHER, dispatcher)
+    platform.metrics.scraped(
+        "consult_outbox_due",
+        "Messages due and not yet sent, by channel.",
+        ("channel",),
+        lambda: [(("email",), backlog(platform.database, utcnow())[0])],
+    )
+    platform.metrics.scraped(
+        "consult_outbox_oldest_due_age_seconds",
+        "How long the oldest due, unsent message has waited, by channel.",
+        ("channel",),
+        lambda: [(("email",), backlog(platform.database, utcnow())[1])],
+    )
     CommitHandOff[DueItem](PENDING_KEY, dispatcher.dispatch).listen(platform.database)
     log.info("notifications: mail via %s, sent by %s", mailer.backend, dispatcher.backend)
 

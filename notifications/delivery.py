@@ -361,6 +361,18 @@ def _due(session: Session, before: datetime, now: datetime, limit: int) -> list[
     return [(row.id, row.next_attempt_at) for row in rows]
 
 
+def backlog(database: Database, now: datetime) -> tuple[int, float]:
+    """How many emails are due and unsent at ``now``, and how long the oldest of
+    them has waited (seconds; 0 when none): what an operator alerts on."""
+    with database.session(readonly=True) as session:
+        count, oldest = session.execute(
+            select(func.count(OutboxMessage.id), func.min(OutboxMessage.send_after)).where(
+                OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now
+            )
+        ).one()
+    return int(count or 0), max(0.0, (now - oldest).total_seconds()) if oldest else 0.0
+
+
 def next_due(database: Database) -> datetime | None:
     """When the earliest pending row may next be sent (a claimed row: when its
     lease ends), or None when nothing is pending."""

@@ -10,7 +10,9 @@ import logging
 from flask import Flask
 
 from consult.config import Settings, load_settings
+from consult.logs import configure_logging
 from consult.platform import Platform
+from runtime.ops import init_error_reports
 from runtime.platform import create_platform
 from web import build_app
 
@@ -22,6 +24,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     not given), on a platform of its own whose background threads are started."""
     settings = settings or load_settings()
     configure_logging(settings)
+    init_error_reports(settings)
     platform = create_platform(settings, "web")
     try:
         app = build_app(platform)
@@ -42,16 +45,6 @@ def shutdown_app(app: Flask) -> None:
     """Stop what the app's platform started in the background. For tests and for
     servers that embed the app; a process that exits needs nothing."""
     platform_of(app).shutdown()
-
-
-def configure_logging(settings: Settings) -> None:
-    level = getattr(logging, settings.app.log_level.upper())
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for name in ("consult", "runtime", "web"):
-        logging.getLogger(name).setLevel(level)
-    # Radicale logs every request at INFO; keep that for debugging only.
-    logging.getLogger("radicale").setLevel(level if level <= logging.DEBUG else logging.WARNING)
 
 
 def log_startup(platform: Platform) -> None:

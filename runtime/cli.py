@@ -25,6 +25,7 @@ from werkzeug.serving import run_simple
 from caldav_server import transfer
 from caldav_server.errors import TransferError
 from consult.config import ConfigError, Settings, load_settings, render_config_ini
+from consult.logs import configure_logging
 from runtime.app import create_app
 from runtime.migrate import current_heads, upgrade
 from runtime.platform import create_platform
@@ -101,10 +102,7 @@ def cmd_dav(args: argparse.Namespace) -> int:
 
 def cmd_video(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    logging.basicConfig(
-        level=settings.app.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(settings)
     return run_relay(VideoConfig.from_settings(settings), host=args.host, port=args.port)
 
 

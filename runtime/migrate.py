@@ -7,6 +7,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -37,3 +38,8 @@ def downgrade(engine: Engine, revision: str) -> None:
 def current_heads(engine: Engine) -> set[str]:
     with engine.connect() as connection:
         return set(MigrationContext.configure(connection).get_current_heads())
+
+
+def script_heads() -> set[str]:
+    """The heads of the migrations in this code (what ``upgrade`` brings a database to)."""
+    return set(ScriptDirectory(str(MIGRATIONS)).get_heads())

@@ -20,6 +20,7 @@ import sync
 import video
 from consult.config import Settings
 from consult.platform import Platform, Role
+from runtime import ops
 from runtime.maintenance import schedule_maintenance
 from runtime.migrate import upgrade
 
@@ -39,6 +40,7 @@ def create_platform(settings: Settings, role: Role = "web") -> Platform:
             upgrade(platform.database.engine)
         for package in PACKAGES:
             package.include(platform)
+        ops.include(platform)
         # Without a worker (no Redis) the app keeps the indexes ahead of time itself.
         if role == "worker" or (role == "web" and platform.jobs.backend != "rq"):
             schedule_maintenance(platform)

@@ -10,8 +10,10 @@ from sqlalchemy import text
 
 from consult.config import Settings
 from consult.jobs import DEFAULT_QUEUE, RQQueue
+from consult.logs import configure_logging
 from consult.platform import Platform
 from notifications.delivery import SENDER, sweep
+from runtime.ops import init_error_reports
 from runtime.platform import create_platform
 
 log = logging.getLogger(__name__)
@@ -35,8 +37,14 @@ def run_worker(settings: Settings, burst: bool = False, queues: tuple[str, ...] 
     """Work the queues until stopped (``burst``: until they are empty). A burst
     worker first sends what lost jobs left in the outbox, once, and runs no
     background upkeep."""
+    configure_logging(settings)
+    init_error_reports(settings)
     platform = create_platform(settings, "worker")
     try:
+        if settings.ops.metrics_port:
+            listener = platform.metrics.serve(settings.ops.metrics_port)
+            platform.on_shutdown(listener.shutdown)
+            log.info("worker metrics on 127.0.0.1:%s/metrics", settings.ops.metrics_port)
         prepare_forked_jobs(platform)
         if burst:
             try:

@@ -32,6 +32,7 @@ from sync import tasks, writeback
 from sync.errors import HTTP_STATUS
 from sync.models import ExternalCalendar
 from sync.syncing import SYNC_FLIGHTS, SingleFlight, sync_before_booking
+from sync.tasks import observe_runs
 
 __all__ = ["include"]
 
@@ -53,6 +54,7 @@ class SyncHooks:
             platform.settings,
             platform.find(SYNC_FLIGHTS),
             background=platform.database.session,
+            observe=observe_runs(platform),
         )
 
     @hookimpl
@@ -69,6 +71,11 @@ def include(platform: Platform) -> None:
     booking changes (a push job after each commit), and in an app process the
     periodic sync dispatcher when calendars are connected."""
     platform.services.provide(SYNC_FLIGHTS, SingleFlight())
+    platform.metrics.counter(
+        "consult_calendar_syncs_total",
+        "Syncs of outside calendars, by kind and outcome (ok, warning, error, skipped).",
+        ("kind", "status"),
+    )
     platform.register(SyncHooks(platform), "sync")
 
     def enqueue_pushes(push_ids: Sequence[int]) -> None:

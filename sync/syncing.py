@@ -416,12 +416,20 @@ def _record_failure(
 # --- entry points ----------------------------------------------------------------------
 
 
+# Told (kind, status) of every run that finished here: the platform's metrics.
+Observer = Callable[[str, str], None]
+
+
 def run_sync(
-    scope: SessionScope, settings: Settings, flights: SingleFlight, connection_id: int
+    scope: SessionScope,
+    settings: Settings,
+    flights: SingleFlight,
+    connection_id: int,
+    observe: Observer | None = None,
 ) -> SyncOutcome:
     """Sync one connection now; returns what happened (never raises for the source's
     failures). ``scope()`` opens a session that commits when the block ends."""
-    return run_syncs(scope, settings, flights, [connection_id])[0]
+    return run_syncs(scope, settings, flights, [connection_id], observe=observe)[0]
 
 
 def run_syncs(
@@ -432,6 +440,7 @@ def run_syncs(
     *,
     wait_until: float | None = None,
     background: SessionScope | None = None,
+    observe: Observer | None = None,
 ) -> list[SyncOutcome]:
     """Sync several connections: prepared and applied one after another, fetched in
     parallel (at most four at a time). Returns one outcome per id, in order.
@@ -488,6 +497,8 @@ def run_syncs(
         for run in runs:
             if not run.abandoned:
                 outcomes[run.connection_id] = _apply_or_record(scope, settings, run)
+                if observe is not None:
+                    observe(run.kind, outcomes[run.connection_id].status)
     return [outcomes[connection_id] for connection_id in connection_ids]
 
 
@@ -563,6 +574,7 @@ def sync_before_booking(
     settings: Settings,
     flights: SingleFlight,
     background: SessionScope,
+    observe: Observer | None = None,
 ) -> None:
     """The ``before_booking`` hook: sync the
     professional's calendars whose last attempt is older than
@@ -589,6 +601,7 @@ def sync_before_booking(
             stale,
             wait_until=wait_until,
             background=background,
+            observe=observe,
         )
     except Exception:
         log.exception("calendar sync before a booking with professional %s failed", professional_id)

@@ -36,7 +36,7 @@ from sync.models import AUTHORIZING, ExternalCalendar, ExternalCalendarPush
 from sync.secrets import open_secret
 from sync.sources import Credentials, SourceConfig
 from sync.sources.adapters import source_for
-from sync.syncing import SYNC_FLIGHTS, limits_for, run_sync
+from sync.syncing import SYNC_FLIGHTS, Observer, limits_for, run_sync
 from sync.writeback import push_booking
 
 __all__ = [
@@ -55,6 +55,12 @@ log = logging.getLogger(__name__)
 _BATCH = 200
 
 
+def observe_runs(platform: Platform) -> Observer:
+    """Count each finished sync on the platform's metrics (see ``sync.include``)."""
+    syncs = platform.metrics.get("consult_calendar_syncs_total")
+    return lambda kind, status: syncs.labels(kind or "unknown", status).inc()
+
+
 def sync_calendar_job(platform: Platform, connection_id: int) -> str:
     """Sync one connection now; returns the outcome's status."""
     outcome = run_sync(
@@ -62,6 +68,7 @@ def sync_calendar_job(platform: Platform, connection_id: int) -> str:
         platform.settings,
         platform.find(SYNC_FLIGHTS),
         connection_id,
+        observe=observe_runs(platform),
     )
     return outcome.status
 

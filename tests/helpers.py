@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
+import subprocess
+import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -195,3 +199,93 @@ def listening_to_calendar_writes(
         yield
     finally:
         platform.plugins.unregister(listener)
+
+
+class ThrowawayRedis:
+    """A Redis server of the test's own on a free port (never the shared one), to stop
+    and start at will."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> ThrowawayRedis:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        _wait_for_port(self.port)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+            self.process = None
+
+
+class ThrowawayPostgres:
+    """A PostgreSQL cluster of the test's own (initdb in a temporary folder, run as the
+    ``postgres`` user, trust auth on loopback), to stop and start at will."""
+
+    BIN = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
+
+    def __init__(self) -> None:
+        # Outside pytest's folders: the postgres user must be able to reach it.
+        self.folder = Path(tempfile.mkdtemp(prefix="consult-pg-"))
+        self.data = self.folder / "pgdata"
+        self.port = free_port()
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _as_postgres(self, *command: str) -> None:
+        subprocess.run(
+            ["runuser", "-u", "postgres", "--", *command],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+
+    def create(self) -> ThrowawayPostgres:
+        shutil.chown(self.folder, "postgres", "postgres")
+        self._as_postgres(
+            str(self.BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres"
+        )
+        return self.start()
+
+    def start(self) -> ThrowawayPostgres:
+        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._as_postgres(
+            str(self.BIN / "pg_ctl"), "-D", str(self.data), "-o", options, "-w", "-l",
+            str(self.folder / "log"), "start",
+        )  # fmt: skip
+        return self
+
+    def stop(self) -> None:
+        self._as_postgres(str(self.BIN / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop")
+
+    def remove(self) -> None:
+        """Stop it if it runs and delete its folder."""
+        try:
+            self.stop()
+        except subprocess.CalledProcessError:  # not running
+            pass
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _wait_for_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"nothing listens on port {port}")

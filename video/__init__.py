@@ -39,7 +39,8 @@ def include(platform: Platform) -> None:
     """Wire video into ``platform``: its services (built on first use) and the
     new-message emails' templates."""
     platform.services.register(
-        VIDEO, lambda: create_services(platform.settings, platform.find(NOTIFIER))
+        VIDEO,
+        lambda: create_services(platform.settings, platform.find(NOTIFIER), platform.metrics),
     )
 
     def close_bus() -> None:

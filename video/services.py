@@ -5,7 +5,9 @@ Views find them on the platform (:data:`VIDEO`); the relay process builds its ow
 
 from __future__ import annotations
 
+import collections
 import logging
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from booking.models import Booking
 from consult.config import Settings
+from consult.metrics import Metrics
 from consult.services import Port
 from notifications.service import Notifier
 from video.bus import SignalBus, create_bus
@@ -25,12 +28,42 @@ from video.signalling import room_channel
 log = logging.getLogger(__name__)
 
 
+class RoomCount:
+    """Rooms with someone connected to this process, and the connections, as
+    gauges (summed over processes: a room that spans two servers counts twice)."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._connections: collections.Counter[int] = collections.Counter()
+        self._lock = threading.Lock()
+        self._rooms = metrics.gauge("consult_video_rooms_active", "Rooms with a participant.")
+        self._participants = metrics.gauge(
+            "consult_video_participants", "Connections to video rooms."
+        )
+
+    def joined(self, room_id: int) -> None:
+        with self._lock:
+            self._connections[room_id] += 1
+            self._update()
+
+    def left(self, room_id: int) -> None:
+        with self._lock:
+            self._connections[room_id] -= 1
+            if self._connections[room_id] <= 0:
+                del self._connections[room_id]
+            self._update()
+
+    def _update(self) -> None:
+        self._rooms.set(len(self._connections))
+        self._participants.set(sum(self._connections.values()))
+
+
 @dataclass
 class VideoServices:
     config: VideoConfig
     bus: SignalBus
     relay: RelayPort | None
     notifier: Notifier
+    rooms: RoomCount
 
     def after_post(self, session: Session, booking: Booking, message: Message) -> None:
         """Inside the message's transaction: queue the batched email for an absent
@@ -48,7 +81,7 @@ class VideoServices:
 VIDEO: Port[VideoServices] = Port("video")
 
 
-def create_services(settings: Settings, notifier: Notifier) -> VideoServices:
+def create_services(settings: Settings, notifier: Notifier, metrics: Metrics) -> VideoServices:
     """Ports from settings: Redis bus when ``[redis] url`` is set, HTTP relay when
     ``[video] relay_url`` is set."""
     config = VideoConfig.from_settings(settings)
@@ -57,4 +90,5 @@ def create_services(settings: Settings, notifier: Notifier) -> VideoServices:
         create_bus(settings.redis.url),
         create_relay(config.relay_url, config.relay_api_key),
         notifier,
+        RoomCount(metrics),
     )

@@ -26,6 +26,7 @@ from web import (
     guards,
     home,
     notifications,
+    ops,
     payments,
     session,
     video,
@@ -75,7 +76,8 @@ def build_app(platform: Platform) -> Flask:
         PREFERRED_URL_SCHEME="https" if settings.app.base_url.startswith("https") else "http",
     )
     app.extensions["consult.platform"] = platform
-    guards.init_app(app)  # first: routes compile with its bounded int converter
+    ops.init_app(app, platform)  # first: every request gets its id, even a refused one
+    guards.init_app(app)  # before any route with <int:...>: they compile with its converter
     csrf = extensions.init_app(app)
     session.init_app(app)
     errors.init_app(app, platform)

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from typing import Any
 
 from flask import Flask, redirect, render_template
 
+from consult.logs import LogContext, log_context
 from consult.platform import Platform
 from plugins import create_dav_app
+from web.ops import SANE_REQUEST_ID
 
 DAV_PREFIX = "/dav"
+# Counted by name; anything else is "OTHER" (labels must not grow without bound).
+DAV_METHODS = frozenset(
+    ("OPTIONS", "GET", "HEAD", "PUT", "DELETE", "PROPFIND", "PROPPATCH", "REPORT", "MKCOL")
+    + ("MKCALENDAR", "MOVE", "COPY", "POST", "LOCK", "UNLOCK", "ACL")
+)
 
 
 class DavMount:
@@ -20,10 +28,16 @@ class DavMount:
     here: a larger body gets 413 before anything reads it.
     """
 
-    def __init__(self, flask_app: Any, dav_app: Any, max_content_length: int) -> None:
+    def __init__(
+        self, flask_app: Any, dav_app: Any, max_content_length: int, platform: Platform
+    ) -> None:
         self.flask_app = flask_app
         self.dav_app = dav_app
         self.max_content_length = max_content_length
+        self.request_id_header = platform.settings.ops.request_id_header
+        self.requests = platform.metrics.counter(
+            "consult_caldav_requests_total", "CalDAV requests, by method.", ("method",)
+        )
 
     def _too_large(self, start_response: Any) -> Iterable[bytes]:
         body = (f"Request body too large: the limit is {self.max_content_length} bytes.\n").encode()
@@ -51,7 +65,19 @@ class DavMount:
             environ = dict(environ)
             environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + DAV_PREFIX
             environ["PATH_INFO"] = path[len(DAV_PREFIX) :] or "/"
-            return self.dav_app(environ, start_response)  # type: ignore[no-any-return]
+            method = str(environ.get("REQUEST_METHOD", "")).upper()
+            self.requests.labels(method if method in DAV_METHODS else "OTHER").inc()
+            key = "HTTP_" + self.request_id_header.upper().replace("-", "_")
+            given = str(environ.get(key, ""))
+            request_id = given if SANE_REQUEST_ID.match(given) else uuid.uuid4().hex
+
+            def answer(status: str, headers: list[tuple[str, str]], *rest: Any) -> Any:
+                return start_response(
+                    status, [*headers, (self.request_id_header, request_id)], *rest
+                )
+
+            with log_context(LogContext(request_id=request_id, route=DAV_PREFIX)):
+                return self.dav_app(environ, answer)  # type: ignore[no-any-return]
         return self.flask_app(environ, start_response)  # type: ignore[no-any-return]
 
 
@@ -60,7 +86,7 @@ def init_app(app: Flask, platform: Platform) -> None:
     dav_app = create_dav_app(platform)
     app.extensions["consult.dav"] = dav_app
     app.wsgi_app = DavMount(  # type: ignore[method-assign]
-        app.wsgi_app, dav_app, settings.dav.max_content_length
+        app.wsgi_app, dav_app, settings.dav.max_content_length, platform
     )
 
     @app.get(DAV_PREFIX + "/", strict_slashes=False)

@@ -10,6 +10,7 @@ from flask_login import LoginManager
 from flask_wtf import CSRFProtect
 
 from accounts.models import User
+from consult.logs import set_context
 from web.session import get_session
 
 
@@ -39,6 +40,7 @@ def _load_user(session_id: str) -> LoginUser | None:
     user = get_session().get(User, int(user_id))
     if user is None or user.credentials_version != int(version):
         return None
+    set_context(user_id=user.id)
     return LoginUser(user)
 
 

@@ -43,6 +43,7 @@ from payments import checkout
 from payments.confirmation import check_payment, get_payment, pay_with_card_token
 from payments.errors import (
     HoldExpired,
+    InvalidWebhook,
     PaymentDeclined,
     PaymentGatewayError,
     PaymentsUnavailable,
@@ -54,7 +55,7 @@ from payments.policy import CancellationPolicy, describe, refund_due
 from payments.webhooks import handle_event
 from web.links import links
 from web.pages.helpers import load_zone
-from web.session import get_session, get_settings
+from web.session import get_platform, get_session, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -352,10 +353,17 @@ def stripe_webhook() -> Any:
     if not signature:
         return _json_error(400, "invalid_webhook", "The Stripe-Signature header is missing.")
     payload = request.get_data(cache=False)
-    event = context.gateway.parse_webhook(payload, signature)  # InvalidWebhook → 400
+    events = get_platform().metrics.get("consult_payment_webhooks_total")
+    try:
+        event = context.gateway.parse_webhook(payload, signature)
+    except InvalidWebhook:
+        events.labels("unknown", "invalid").inc()
+        raise  # 400 with the reason
     session = get_session()
     outcome = handle_event(session, context.gateway, event, now=utcnow(), links=links())
     session.commit()
+    # Our kinds, not the provider's type names: a closed list, so labels stay few.
+    events.labels(event.kind, outcome).inc()
     return jsonify({"received": True, "outcome": outcome})
 
 
@@ -370,6 +378,11 @@ def init_app(app: Flask, platform: Platform, csrf: CSRFProtect) -> None:
         gateway=platform.find(GATEWAY),
         hold=timedelta(minutes=settings.payments.hold_minutes),
         stripe_js_url=settings.payments.stripe_js_url,
+    )
+    platform.metrics.counter(
+        "consult_payment_webhooks_total",
+        "Payment provider webhooks, by event type and outcome.",
+        ("type", "outcome"),
     )
     csrf.exempt(stripe_webhook)  # Stripe signs it; a browser never posts it
     app.register_blueprint(bp)

@@ -240,6 +240,7 @@ def room_socket(ws: Any, booking_id: int) -> None:
         close=close,
         on_chat=services.after_post,
     )
+    services.rooms.joined(booking_id)
     try:
         while connection.open:
             try:
@@ -252,6 +253,7 @@ def room_socket(ws: Any, booking_id: int) -> None:
             connection.handle(frame)
     finally:
         connection.finish()
+        services.rooms.left(booking_id)
 
 
 def get_video() -> VideoServices:

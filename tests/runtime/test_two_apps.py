@@ -40,7 +40,7 @@ def test_two_apps_share_no_subscriber_dispatcher_queue_or_status_map(
         ours = {id(plugin) for plugin in one.plugins.get_plugins()}
         theirs = {id(plugin) for plugin in two.plugins.get_plugins()}
         assert ours and theirs and not ours & theirs
-        assert len(one.hooks.booking_changed.get_hookimpls()) == 3
+        assert len(one.hooks.booking_changed.get_hookimpls()) == 4
         # Ports, queues, engines, caches and the error map are each app's own.
         for port in (DISPATCHER, NOTIFIER, GATEWAY, VIDEO):
             built = one.find(port), two.find(port)

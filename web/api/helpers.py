@@ -13,6 +13,7 @@ from accounts.errors import InvalidToken
 from accounts.models import User
 from accounts.services import user_from_access_token
 from consult.bounds import MAX_INT, MIN_INT
+from consult.logs import set_context
 from consult.text import InvalidText, clean_text
 from web.errors import ApiError
 from web.session import get_session, get_settings
@@ -106,9 +107,11 @@ def bearer_user(session: Session) -> User:
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, "unauthorized", "Send an access token: Authorization: Bearer <token>.")
     try:
-        return user_from_access_token(session, token.strip(), get_settings().app.secret_key)
+        user = user_from_access_token(session, token.strip(), get_settings().app.secret_key)
     except InvalidToken as error:
         raise ApiError(401, "invalid_token", error.message) from error
+    set_context(user_id=user.id)
+    return user
 
 
 def require_user(view: F) -> F:

@@ -20,6 +20,7 @@ from web.api.blueprint import bp
 from web.api.helpers import bearer_user, json_body, require_professional
 from web.errors import ApiError
 from web.links import links
+from web.ops import SLOT_SECONDS, timed
 from web.payments import can_charge
 from web.session import get_session
 
@@ -140,7 +141,8 @@ def service_slots(service_id: int) -> Any:
     if (last - first).days >= MAX_SLOT_RANGE_DAYS:
         raise ApiError(400, "bad_request", f"Ask for at most {MAX_SLOT_RANGE_DAYS} days at a time.")
     window = Interval(local_midnight(first, zone), local_midnight(last + timedelta(days=1), zone))
-    slots = scheduling.service_slots(session, service, professional, window, utcnow())
+    with timed(SLOT_SECONDS):
+        slots = scheduling.service_slots(session, service, professional, window, utcnow())
     session.commit()  # expanding recurring events beyond the index horizon writes
     return jsonify(
         [

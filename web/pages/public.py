@@ -41,6 +41,7 @@ from directory import search as directory
 from directory.profiles import CATEGORIES, LANGUAGES, ProfessionalProfile, get_profile_by_principal
 from web.extensions import LoginUser
 from web.forms import BookingForm
+from web.ops import SLOT_SECONDS, timed
 from web.pages.helpers import TIMEZONES, VisitorZone, render_error
 from web.payments import after_booking_url, book_or_hold
 from web.session import get_session, get_settings
@@ -106,9 +107,10 @@ def month_slots(
     )
     if end <= start:
         return {}
-    found = scheduling.service_slots(
-        get_session(), service, professional, Interval(start, end), now
-    )
+    with timed(SLOT_SECONDS):
+        found = scheduling.service_slots(
+            get_session(), service, professional, Interval(start, end), now
+        )
     by_day: dict[date, list[Slot]] = {}
     for slot in found:
         by_day.setdefault(slot.start.astimezone(zone).date(), []).append(slot)
