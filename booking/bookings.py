@@ -12,8 +12,10 @@ second sees the first's commit and is refused. The database constraints on
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
@@ -74,16 +76,18 @@ log = logging.getLogger(__name__)
 MAX_NOTE = 2000
 MAX_REASON = 1000
 
-_REJECTION_MESSAGES = {
-    SlotRejection.TOO_SOON: "This time is too soon to book; pick a later slot.",
-    SlotRejection.TOO_FAR: "This time is too far ahead to book yet.",
-    SlotRejection.OUTSIDE_WINDOW: "This time is outside the bookable range.",
-    SlotRejection.OUTSIDE_OPEN_HOURS: "This time is outside the professional's open hours.",
-    SlotRejection.NOT_ALIGNED: "Pick one of the offered start times.",
-    SlotRejection.DAILY_MAX_REACHED: "This day is fully booked.",
-    SlotRejection.CONFLICT: "Sorry, this slot was just taken. Please pick another time.",
-    SlotRejection.FULL: "Sorry, this session is full. Please pick another one.",
-}
+_REJECTION_MESSAGES: Mapping[SlotRejection, str] = MappingProxyType(
+    {
+        SlotRejection.TOO_SOON: "This time is too soon to book; pick a later slot.",
+        SlotRejection.TOO_FAR: "This time is too far ahead to book yet.",
+        SlotRejection.OUTSIDE_WINDOW: "This time is outside the bookable range.",
+        SlotRejection.OUTSIDE_OPEN_HOURS: "This time is outside the professional's open hours.",
+        SlotRejection.NOT_ALIGNED: "Pick one of the offered start times.",
+        SlotRejection.DAILY_MAX_REACHED: "This day is fully booked.",
+        SlotRejection.CONFLICT: "Sorry, this slot was just taken. Please pick another time.",
+        SlotRejection.FULL: "Sorry, this session is full. Please pick another one.",
+    }
+)
 
 
 def _raise_for(rejection: SlotRejection) -> None:

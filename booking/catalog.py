@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -68,17 +69,19 @@ class ServiceInput:
     cleared: frozenset[str] = frozenset()
 
 
-_INT_LIMITS: dict[str, tuple[int, int]] = {
-    "duration_minutes": (5, MAX_DURATION_MINUTES),
-    "buffer_before_minutes": (0, 24 * 60),
-    "buffer_after_minutes": (0, 24 * 60),
-    "min_notice_minutes": (0, MAX_NOTICE_MINUTES),
-    "horizon_days": (1, MAX_HORIZON_DAYS),
-    "daily_max": (1, 1000),
-    "step_minutes": (5, MAX_DURATION_MINUTES),
-    "capacity": (1, MAX_CAPACITY),
-}
-_NULLABLE = {"daily_max", "step_minutes", "capacity"}
+_INT_LIMITS: Mapping[str, tuple[int, int]] = MappingProxyType(
+    {
+        "duration_minutes": (5, MAX_DURATION_MINUTES),
+        "buffer_before_minutes": (0, 24 * 60),
+        "buffer_after_minutes": (0, 24 * 60),
+        "min_notice_minutes": (0, MAX_NOTICE_MINUTES),
+        "horizon_days": (1, MAX_HORIZON_DAYS),
+        "daily_max": (1, 1000),
+        "step_minutes": (5, MAX_DURATION_MINUTES),
+        "capacity": (1, MAX_CAPACITY),
+    }
+)
+_NULLABLE = frozenset({"daily_max", "step_minutes", "capacity"})
 
 
 def parse_service_input(data: Mapping[str, Any], *, partial: bool) -> ServiceInput:
@@ -176,11 +179,13 @@ def parse_service_input(data: Mapping[str, Any], *, partial: bool) -> ServiceInp
 
 
 # cancellation_policy's keys → Service columns
-_POLICY_FIELDS = {
-    "full_refund_hours": "refund_full_hours",
-    "partial_refund_hours": "refund_partial_hours",
-    "partial_refund_percent": "refund_partial_percent",
-}
+_POLICY_FIELDS: Mapping[str, str] = MappingProxyType(
+    {
+        "full_refund_hours": "refund_full_hours",
+        "partial_refund_hours": "refund_partial_hours",
+        "partial_refund_percent": "refund_partial_percent",
+    }
+)
 
 
 def _parse_policy(

@@ -3,6 +3,9 @@ calendars the platform relies on, in the caller's transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 from sqlalchemy.orm import Session
 
 from caldav_server.store import CalendarStore
@@ -11,20 +14,26 @@ from caldav_server.store import CalendarStore
 BOOKINGS_CALENDAR = "bookings"
 AVAILABILITY_CALENDAR = "availability"
 
-DEFAULT_CALENDARS = {
-    BOOKINGS_CALENDAR: {
-        "D:displayname": "Bookings",
-        "C:calendar-description": "Sessions booked through the platform.",
-        "ICAL:calendar-color": "#2563ebff",
-    },
-    AVAILABILITY_CALENDAR: {
-        "D:displayname": "Availability",
-        "C:calendar-description": (
-            "Your open hours. Add or move events here to change when clients can book."
+DEFAULT_CALENDARS: Mapping[str, Mapping[str, str]] = MappingProxyType(
+    {
+        BOOKINGS_CALENDAR: MappingProxyType(
+            {
+                "D:displayname": "Bookings",
+                "C:calendar-description": "Sessions booked through the platform.",
+                "ICAL:calendar-color": "#2563ebff",
+            }
         ),
-        "ICAL:calendar-color": "#16a34aff",
-    },
-}
+        AVAILABILITY_CALENDAR: MappingProxyType(
+            {
+                "D:displayname": "Availability",
+                "C:calendar-description": (
+                    "Your open hours. Add or move events here to change when clients can book."
+                ),
+                "ICAL:calendar-color": "#16a34aff",
+            }
+        ),
+    }
+)
 
 
 def provision_principal(session: Session, principal: str) -> None:
