@@ -56,6 +56,7 @@ from booking.intervals import (
     split_by_local_day,
     to_utc,
 )
+from consult.bounds import EARLIEST_DATE, LATEST_DATE, parse_date
 
 __all__ = [
     "END_OF_DAY",
@@ -233,7 +234,10 @@ def parse_weekly_hours(payload: Any) -> WeeklyHours:
                     errors[f"{path}.{key}"] = "unknown field (expected date, intervals)"
             when = _parse_date(item.get("date"))
             if when is None:
-                errors[f"{path}.date"] = f"invalid date {item.get('date')!r}: use YYYY-MM-DD"
+                errors[f"{path}.date"] = (
+                    f"invalid date {item.get('date')!r}: use YYYY-MM-DD"
+                    f" between {EARLIEST_DATE} and {LATEST_DATE}"
+                )
             elif when in seen:
                 errors[f"{path}.date"] = f"duplicate date {when} (also overrides[{seen[when]}])"
             if "intervals" not in item:
@@ -252,10 +256,7 @@ def parse_weekly_hours(payload: Any) -> WeeklyHours:
 def _parse_date(value: Any) -> date | None:
     if not isinstance(value, str) or not _DATE.match(value):
         return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        return None
+    return parse_date(value)
 
 
 def to_payload(hours: WeeklyHours) -> dict[str, Any]:

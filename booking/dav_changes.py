@@ -10,7 +10,8 @@ out. Writes made by the platform itself (actor ``platform``) are ignored here.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,7 +22,7 @@ from booking.bookings import _mark_cancelled
 from booking.errors import InvalidCalendarData
 from booking.icalendar_events import occurrences, parse_calendar
 from booking.intervals import Interval
-from booking.models import ACTIVE_STATUSES, Booking, GroupSession
+from booking.models import ACTIVE_STATUSES, Booking, GroupSession, Service
 from caldav_server.provisioning import BOOKINGS_CALENDAR
 from caldav_server.store import principal_of
 from consult.db import utcnow
@@ -39,10 +40,17 @@ def on_item_change(session: Session, change: CalendarItemChanged) -> None:
     if change.kind == "move" and change.moved_to is not None and change.new_text is None:
         # Moving the event to another of their calendars is not a cancellation.
         return
+    owner = _owner(session, principal_of(change.collection_path))
+    if owner is None:
+        return
+    # UIDs are unique per collection only: a booking follows changes made in its own
+    # professional's Bookings calendar, never an event that merely shares its UID.
     bookings = list(
         session.scalars(
             select(Booking).where(
-                Booking.event_uid == change.uid, Booking.status.in_(ACTIVE_STATUSES)
+                Booking.event_uid == change.uid,
+                Booking.professional_id == owner.id,
+                Booking.status.in_(ACTIVE_STATUSES),
             )
         )
     )
@@ -59,14 +67,14 @@ def on_item_change(session: Session, change: CalendarItemChanged) -> None:
                     now=now,
                     reason="Cancelled from the professional's calendar.",
                 )
-        _cancel_session_rows(session, change.uid, now)
+        _cancel_session_rows(session, change.uid, owner.id, now)
         return
     try:
         calendar = parse_calendar(change.new_text)
     except InvalidCalendarData as error:
         log.warning("booked event %s rewritten unreadably: %s", change.uid, error)
         return
-    zone = _zone(session, principal_of(change.collection_path))
+    zone = _zone(owner)
     for booking in bookings:
         if booking.end <= now:
             continue
@@ -76,15 +84,26 @@ def on_item_change(session: Session, change: CalendarItemChanged) -> None:
             _follow_one_on_one(session, booking, calendar, zone, now)
 
 
-def _zone(session: Session, principal: str):  # type: ignore[no-untyped-def]
-    from zoneinfo import ZoneInfo
+def _owner(session: Session, principal: str) -> User | None:
+    """The professional whose calendar tree ``principal`` is, if any."""
+    if not principal:
+        return None
+    return session.scalar(select(User).where(User.principal == principal))
 
-    name = session.scalar(select(User.timezone).where(User.principal == principal))
-    return ZoneInfo(name or "UTC")
+
+def _zone(owner: User) -> ZoneInfo:
+    try:
+        return ZoneInfo(owner.timezone or "UTC")
+    except (KeyError, ValueError):
+        return ZoneInfo("UTC")
 
 
-def _cancel_session_rows(session: Session, uid: str, now) -> None:  # type: ignore[no-untyped-def]
-    group_session = session.scalar(select(GroupSession).where(GroupSession.event_uid == uid))
+def _cancel_session_rows(session: Session, uid: str, professional_id: int, now: datetime) -> None:
+    group_session = session.scalar(
+        select(GroupSession)
+        .join(Service, Service.id == GroupSession.service_id)
+        .where(GroupSession.event_uid == uid, Service.professional_id == professional_id)
+    )
     if group_session is not None and group_session.cancelled_at is None:
         group_session.cancelled_at = now
 

@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from accounts.models import User
-from booking.models import Booking, GroupSession
+from booking.models import Booking, GroupSession, Service
 from consult.db import utcnow
 from consult.hookspecs import BookingChanged
 from notifications.facts import BookingFacts
@@ -342,7 +342,15 @@ def _replan_old_occurrence(
     now: datetime,
     facts: BookingFacts,
 ) -> None:
-    old_session = session.scalar(select(GroupSession).where(GroupSession.event_uid == uid))
+    # Scoped to the booking's professional: a UID alone names an event only within one calendar.
+    old_session = session.scalar(
+        select(GroupSession)
+        .join(Service, Service.id == GroupSession.service_id)
+        .where(
+            GroupSession.event_uid == uid,
+            Service.professional_id == facts.booking.professional_id,
+        )
+    )
     if old_session is not None:
         plan_group_summaries(notifier, session, old_session.id, start, now=now)
 

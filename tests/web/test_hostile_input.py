@@ -18,6 +18,7 @@ from notifications.service import NOTIFIER
 from tests.factories import at, bearer, next_weekday, one_on_one, setup_professional
 from tests.helpers import TEST_PASSWORD, csrf_token
 
+CLOSED_WEEK = {day: [] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
 BOTH = pytest.mark.parametrize("db_backend", ["postgresql", "sqlite"], indirect=True)
 
 
@@ -277,3 +278,36 @@ def test_xml_with_entity_declarations_is_400(client: Any, make_user: Any) -> Non
         client.open(calendar, method="PROPFIND", headers={**headers, "Depth": "0"}).status_code
         == 207
     )
+
+
+@BOTH
+def test_availability_overrides_at_the_ends_of_time_are_422(
+    client: Any, database: Any, make_user: Any
+) -> None:
+    pro = make_user(role="professional")
+    headers = bearer(database, pro)
+    for day in ("9999-12-31", "0001-01-01", "1969-12-31"):
+        response = client.put(
+            "/api/v1/availability",
+            json={
+                "timezone": "UTC",
+                "weekly": CLOSED_WEEK,
+                "overrides": [{"date": day, "intervals": []}],
+            },
+            headers=headers,
+        )
+        assert response.status_code == 422, day
+        fields = response.get_json()["error"]["fields"]
+        assert "between 1970-01-01 and 2199-12-31" in fields["overrides[0].date"]
+    stored = client.get("/api/v1/availability", headers=headers).get_json()
+    assert stored["overrides"] == []
+    fine = client.put(
+        "/api/v1/availability",
+        json={
+            "timezone": "UTC",
+            "weekly": CLOSED_WEEK,
+            "overrides": [{"date": "2199-12-31", "intervals": []}],
+        },
+        headers=headers,
+    )
+    assert fine.status_code == 200, fine.get_json()
