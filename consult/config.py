@@ -137,9 +137,11 @@ SCHEMA: Mapping[str, Mapping[str, Option]] = {
             env="CONSULT_DATA_DIR",
         ),
         "base_url": Option(
-            "http://127.0.0.1:8000",
-            "Public URL of the platform, used in emails, calendar events and feeds.",
-            _http_url,
+            "",
+            "Public URL of the platform, used in emails, calendar events and feeds. Empty: "
+            "the address `consult serve` listens on ([server] host and port). Set it in "
+            "production (e.g. https://consult.example.org).",
+            _optional_http_url,
             env="CONSULT_BASE_URL",
         ),
         "secret_key": Option(
@@ -734,6 +736,18 @@ def load_settings(
     return Settings(MappingProxyType(values), MappingProxyType(sources), tuple(files_read))
 
 
+def served_url(host: str, port: int) -> str:
+    """The http:// address a browser on this machine reaches ``consult serve`` at:
+    a wildcard host (all interfaces) is reached through the loopback address."""
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
 def _derive(values: dict[str, dict[str, Any]], sources: dict[tuple[str, str], str]) -> None:
     data_dir = Path(values["app"]["data_dir"]).expanduser().resolve()
     try:
@@ -748,6 +762,10 @@ def _derive(values: dict[str, dict[str, Any]], sources: dict[tuple[str, str], st
     if not values["database"]["url"]:
         values["database"]["url"] = f"sqlite:///{data_dir / 'consult.db'}"
         sources[("database", "url")] = "default (data_dir)"
+
+    if not values["app"]["base_url"]:
+        values["app"]["base_url"] = served_url(values["server"]["host"], values["server"]["port"])
+        sources[("app", "base_url")] = "default ([server] host and port)"
 
     if not values["app"]["secret_key"]:
         values["app"]["secret_key"] = _persisted_secret(data_dir / "secret_key")

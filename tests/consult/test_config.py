@@ -124,3 +124,25 @@ def test_committed_config_ini_documents_every_option() -> None:
         assert f"[{section}]" in committed
         for name in options:
             assert f"#{name} = " in committed
+
+
+def test_base_url_follows_the_served_host_and_port_unless_set(tmp_path: Path) -> None:
+    environ = {"CONSULT_DATA_DIR": str(tmp_path / "d")}
+    served = load_settings(
+        config_file=os.devnull, environ=environ, overrides={"server": {"port": 9000}}
+    )
+    assert served.app.base_url == "http://127.0.0.1:9000"
+    everywhere = load_settings(
+        config_file=os.devnull, environ=environ, overrides={"server": {"host": "0.0.0.0"}}
+    )
+    assert everywhere.app.base_url == "http://127.0.0.1:8000"
+    ipv6 = load_settings(
+        config_file=os.devnull, environ=environ, overrides={"server": {"host": "::1"}}
+    )
+    assert ipv6.app.base_url == "http://[::1]:8000"
+    chosen = load_settings(
+        config_file=os.devnull,
+        environ={**environ, "CONSULT_BASE_URL": "https://book.example"},
+        overrides={"server": {"port": 9000}},
+    )
+    assert chosen.app.base_url == "https://book.example"

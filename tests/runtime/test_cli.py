@@ -48,7 +48,6 @@ def _base_env(tmp_path: Path) -> dict[str, str]:
 def embedded_server(tmp_path: Path):  # type: ignore[no-untyped-def]
     port = free_port()
     env = _base_env(tmp_path)
-    env["CONSULT_BASE_URL"] = f"http://127.0.0.1:{port}"
     log = tmp_path / "serve.log"
     process = subprocess.Popen(
         [sys.executable, "-m", "runtime.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
@@ -81,7 +80,9 @@ def test_serve_on_embedded_defaults_serves_pages_dav_and_a_caldav_client(embedde
     assert (data_dir / "secret_key").is_file()
     home = requests.get(url + "/", timeout=10)
     assert home.status_code == 200 and "<title>" in home.text
-    assert requests.get(url + "/dav/", timeout=10).status_code == 200
+    # No base_url configured: every link names the port actually served (issue 14).
+    dav_page = requests.get(url + "/dav/", timeout=10)
+    assert dav_page.status_code == 200 and f"{url}/dav/" in dav_page.text
     assert (
         requests.get(url + "/.well-known/caldav", allow_redirects=False, timeout=10).status_code
         == 301
