@@ -37,6 +37,7 @@ from werkzeug.test import Client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from plugins.app import DavApplication  # noqa: E402
 from runtime.migrate import upgrade  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get(
@@ -125,6 +126,8 @@ def single_event(uid: str, start: datetime) -> str:
 
 
 def radicale_app(storage: dict[str, str]) -> Client:
+    """Stock Radicale on the file storage; our WSGI app (which answers free-busy from
+    the index, as production does) on ours."""
     configuration = radicale_config.load()
     configuration.update(
         {
@@ -137,7 +140,8 @@ def radicale_app(storage: dict[str, str]) -> Client:
         "bench",
         privileged=True,
     )
-    return Client(radicale.Application(configuration))
+    application = DavApplication if storage["type"] == "plugins.storage" else radicale.Application
+    return Client(application(configuration))
 
 
 class Backend:
@@ -331,22 +335,8 @@ def first_report(backend: Backend, drop_caches: bool) -> float:
     return time.perf_counter() - started
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=10_000)
-    parser.add_argument("--repeat", type=int, default=15)
-    parser.add_argument("--backends", default="file,postgresql,sqlite")
-    args = parser.parse_args(argv)
-    names = [name.strip() for name in args.backends.split(",") if name.strip()]
-
-    blocks = event_components(args.events)
-    calendar_text = whole_calendar(blocks)
-    print(
-        f"{args.events} events ({sum('RRULE' in b for b in blocks)} recurring), "
-        f"{len(calendar_text) / 1e6:.1f} MB; window {WINDOW[0]:%Y-%m-%d}..{WINDOW[1]:%Y-%m-%d}; "
-        f"median of {args.repeat} warm runs, in-process WSGI for every storage"
-    )
-
+def run_all(names: list[str], calendar_text: str, repeat: int) -> dict[str, dict[str, float]]:
+    """Load ``calendar_text`` into each storage and measure it; medians per operation."""
     results: dict[str, dict[str, float]] = {}
     answers: dict[str, set[str]] = {}
     with tempfile.TemporaryDirectory(prefix="consult-bench-") as workdir:
@@ -361,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
                 answers[name] = report_hrefs(
                     request(backend.app, "REPORT", time_range_body(*WINDOW), 207, Depth="1")
                 )
-                results[name] = measure(backend, args.repeat)
+                results[name] = measure(backend, repeat)
                 results[name]["load"] = loaded
                 results[name]["fresh report"] = first_report(backend, drop_caches=False)
                 results[name]["cold report"] = first_report(backend, drop_caches=True)
@@ -376,6 +366,29 @@ def main(argv: list[str] | None = None) -> int:
         print("WARNING: the storages returned different events for the time-range REPORT")
     else:
         print("All storages returned the same events for the time-range REPORT.")
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--backends", default="file,postgresql,sqlite")
+    parser.add_argument(
+        "--small-events", type=int, default=2000, help="a second, smaller calendar (0: skip)"
+    )
+    args = parser.parse_args(argv)
+    names = [name.strip() for name in args.backends.split(",") if name.strip()]
+
+    blocks = event_components(args.events)
+    calendar_text = whole_calendar(blocks)
+    print(
+        f"{args.events} events ({sum('RRULE' in b for b in blocks)} recurring), "
+        f"{len(calendar_text) / 1e6:.1f} MB; window {WINDOW[0]:%Y-%m-%d}..{WINDOW[1]:%Y-%m-%d}; "
+        f"median of {args.repeat} warm runs, in-process WSGI for every storage"
+    )
+
+    results = run_all(names, calendar_text, args.repeat)
     operations = [
         ("report", "30-day time-range REPORT"),
         ("freebusy", "30-day free-busy query"),
@@ -398,6 +411,25 @@ def main(argv: list[str] | None = None) -> int:
     print("   caches kept)")
     print("** the same, and the file storage without its .Radicale.cache, as after copying or")
     print("   importing data; the database has no such cache to lose")
+    if "file" in names and "postgresql" in names:
+        file, ours = results["file"], results["postgresql"]
+        small_ratio = float("nan")
+        if args.small_events:
+            print(f"\nThe same for {args.small_events} events (time-range REPORT only matters):")
+            small_blocks = event_components(args.small_events)
+            small = run_all(["file", "postgresql"], whole_calendar(small_blocks), args.repeat)
+            small_ratio = small["file"]["report"] / small["postgresql"]["report"]
+            print(
+                f"  30-day time-range REPORT: file {small['file']['report'] * 1000:.1f} ms, "
+                f"postgresql {small['postgresql']['report'] * 1000:.1f} ms ({small_ratio:.1f}x)"
+            )
+        print(
+            f"summary: report_ratio={file['report'] / ours['report']:.1f} "
+            f"freebusy_ratio={file['freebusy'] / ours['freebusy']:.1f} "
+            f"put_ratio={file['put'] / ours['put']:.1f} "
+            f"sync_ratio={file['sync'] / ours['sync']:.1f} "
+            f"report_ratio_2000={small_ratio:.1f}"
+        )
     return 0
 
 

@@ -66,7 +66,7 @@ from booking.scheduling import (
 from booking.slots import SlotRejection
 from caldav_server.errors import StoreError
 from caldav_server.provisioning import BOOKINGS_CALENDAR
-from caldav_server.spans import single_event_object
+from caldav_server.spans import BUSY, BUSY_TENTATIVE, single_event_object
 from caldav_server.store import CalendarStore
 from consult.hookspecs import Actor, BookingChanged, hooks_of
 from consult.text import InvalidText, clean_text
@@ -304,7 +304,13 @@ def _write_booking_event(
     blocks = [Interval(booking.start, booking.end)]
     expect_blocks(session, calendars.bookings_path, booking.event_href, blocks)
     # Our own builder's output: stored without a second parse (see single_event_object).
-    obj = single_event_object(ics, booking.event_uid, booking.start, booking.end)
+    obj = single_event_object(
+        ics,
+        booking.event_uid,
+        booking.start,
+        booking.end,
+        fbtype=BUSY_TENTATIVE if booking.status == HELD else BUSY,
+    )
     try:
         store.put_object(
             calendars.bookings_record or calendars.bookings_path,

@@ -125,6 +125,9 @@ class DavOccurrence(Base):
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
     # Copied from the item so that the window index can be searched per calendar.
     collection_id: Mapped[int] = mapped_column(ForeignKey("dav_collection.id", ondelete="CASCADE"))
+    # What the piece means in a free-busy REPORT (caldav_server.spans.fbtype_of);
+    # NULL for pieces indexed before the column existed: those items are parsed.
+    fbtype: Mapped[str | None] = mapped_column(String(16), default=None)
 
 
 class DavChange(Base):

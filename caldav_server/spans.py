@@ -10,8 +10,10 @@ what lets the storage answer time-range queries without parsing anything.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
 from radicale import item as radicale_item
@@ -30,6 +32,35 @@ MAX_UID_LENGTH = 1024
 
 Interval = tuple[datetime, datetime]
 
+# Free-busy types of indexed pieces (RFC 5545 FBTYPE), as Radicale's free-busy REPORT
+# decides them: TRANSP other than OPAQUE is not busy at all (stored as NOT_BUSY),
+# STATUS:CANCELLED is FREE, TENTATIVE is BUSY-TENTATIVE, anything else BUSY.
+BUSY = "BUSY"
+BUSY_TENTATIVE = "BUSY-TENTATIVE"
+FREE = "FREE"
+NOT_BUSY = ""
+# When two components give one piece (rare), the busier type wins.
+_FBTYPE_RANK = MappingProxyType({NOT_BUSY: 0, FREE: 1, BUSY_TENTATIVE: 2, BUSY: 3})
+
+
+def fbtype_of(component: Any) -> str:
+    """The FBTYPE an occurrence of ``component`` (a vobject VEVENT) shows in free-busy."""
+    if _property_text(component, "transp") not in ("", "OPAQUE"):
+        return NOT_BUSY
+    status = _property_text(component, "status")
+    if status == "CANCELLED":
+        return FREE
+    if status == "TENTATIVE":
+        return BUSY_TENTATIVE
+    return BUSY
+
+
+def _property_text(component: Any, name: str) -> str:
+    line = getattr(component, name, None)
+    if line is None:
+        return ""
+    return str(line.value).strip().upper()
+
 
 @dataclass(frozen=True)
 class TimeIndex:
@@ -37,12 +68,20 @@ class TimeIndex:
 
     ``pieces`` are (start, end) pairs, none longer than ``OCCURRENCE_PIECE``;
     every occurrence that starts before ``indexed_until`` is covered by them.
+    ``fbtypes`` holds the free-busy type of each piece (same order; empty for
+    objects without VEVENTs).
     """
 
     span_start: datetime
     span_end: datetime
     pieces: tuple[Interval, ...]
     indexed_until: datetime
+    fbtypes: tuple[str, ...] = ()
+
+    def piece_types(self) -> Iterator[tuple[datetime, datetime, str | None]]:
+        """(start, end, fbtype) of every piece; fbtype None where not known."""
+        for index, (start, end) in enumerate(self.pieces):
+            yield start, end, self.fbtypes[index] if index < len(self.fbtypes) else None
 
 
 @dataclass(frozen=True)
@@ -102,7 +141,8 @@ def compute_time_index(
     if not component_name:
         # vCards and empty calendars: no time; Radicale treats them as always.
         return TimeIndex(DATETIME_MIN, DATETIME_MAX, (), DATETIME_MIN)
-    pieces: set[Interval] = set()
+    pieces: dict[Interval, str] = {}
+    current_type = [BUSY]
     span_start: datetime | None = None
     span_end: datetime | None = None
     infinite = False
@@ -116,13 +156,16 @@ def compute_time_index(
         if end - start > LONGEST_INDEXED_OCCURRENCE:
             indexable = False
             return False
-        if end - start <= OCCURRENCE_PIECE:
-            pieces.add((start, end))
-        else:
-            cursor = start
-            while cursor < end:
-                pieces.add((cursor, min(cursor + OCCURRENCE_PIECE, end)))
-                cursor += OCCURRENCE_PIECE
+        fbtype = current_type[0]
+        cursor = start
+        while True:
+            piece = (cursor, min(cursor + OCCURRENCE_PIECE, end))
+            known = pieces.get(piece)
+            if known is None or _FBTYPE_RANK[fbtype] > _FBTYPE_RANK[known]:
+                pieces[piece] = fbtype
+            cursor += OCCURRENCE_PIECE
+            if cursor >= end:
+                break
         return len(pieces) > max_occurrences
 
     def range_fn(start: datetime, end: datetime, is_recurrence: bool) -> bool:
@@ -156,8 +199,14 @@ def compute_time_index(
             span_start = start
         return False
 
+    def component_fn(component: Any) -> bool:
+        current_type[0] = fbtype_of(component) if component_name == "VEVENT" else BUSY
+        return True
+
     try:
-        radicale_filter.visit_time_ranges(vobject_item, component_name, range_fn, infinity_fn)
+        radicale_filter.visit_time_ranges(
+            vobject_item, component_name, range_fn, infinity_fn, component_fn
+        )
     except Exception as error:  # vobject and dateutil raise many kinds
         raise InvalidCalendarData(f"cannot evaluate the object's dates: {error}") from error
     if infinite:
@@ -165,11 +214,13 @@ def compute_time_index(
     if not indexable:
         pieces.clear()
         indexed_until = DATETIME_MIN
+    ordered = sorted(pieces)
     return TimeIndex(
         span_start if span_start is not None else DATETIME_MIN,
         span_end if span_end is not None else DATETIME_MAX,
-        tuple(sorted(pieces)),
+        tuple(ordered),
         indexed_until,
+        tuple(pieces[piece] for piece in ordered),
     )
 
 
@@ -241,7 +292,9 @@ def calendar_object_from_item(
     )
 
 
-def single_event_object(text: str, uid: str, start: datetime, end: datetime) -> CalendarObject:
+def single_event_object(
+    text: str, uid: str, start: datetime, end: datetime, *, fbtype: str = BUSY
+) -> CalendarObject:
     """A :class:`CalendarObject` for a one-off VEVENT the platform built itself (a
     booking), without parsing it: its only occurrence is ``[start, end)``.
 
@@ -249,7 +302,8 @@ def single_event_object(text: str, uid: str, start: datetime, end: datetime) -> 
     with vobject again cost a third of a booking's time. Only for text from
     :mod:`booking.icalendar_events` builders (one VEVENT, no recurrence, shorter
     than :data:`LONGEST_INDEXED_OCCURRENCE`); anything from outside goes through
-    :func:`parse_calendar_object`.
+    :func:`parse_calendar_object`. ``fbtype`` is what its STATUS and TRANSP mean
+    for free-busy (:func:`fbtype_of`).
     """
     start, end = to_utc(start), to_utc(end)
     if not uid or len(uid.encode()) > MAX_UID_LENGTH or not start < end:
@@ -267,7 +321,7 @@ def single_event_object(text: str, uid: str, start: datetime, end: datetime) -> 
         uid=uid,
         object_name="VCALENDAR",
         component_name="VEVENT",
-        time_index=TimeIndex(start, end, tuple(pieces), DATETIME_MAX),
+        time_index=TimeIndex(start, end, tuple(pieces), DATETIME_MAX, (fbtype,) * len(pieces)),
         size=len(text.encode()),
     )
 

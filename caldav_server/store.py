@@ -1187,8 +1187,9 @@ class CalendarStore:
                     "collection_id": row.collection_id,
                     "starts_at": s,
                     "ends_at": e,
+                    "fbtype": fbtype,
                 }
-                for s, e in index.pieces
+                for s, e, fbtype in index.piece_types()
             ]
             if pieces:
                 self.session.execute(insert(DavOccurrence), pieces)
@@ -1201,8 +1202,14 @@ class CalendarStore:
 
 def _piece_rows(item_id: int, collection_id: int, obj: CalendarObject) -> list[dict[str, Any]]:
     return [
-        {"item_id": item_id, "collection_id": collection_id, "starts_at": s, "ends_at": e}
-        for s, e in obj.time_index.pieces
+        {
+            "item_id": item_id,
+            "collection_id": collection_id,
+            "starts_at": s,
+            "ends_at": e,
+            "fbtype": fbtype,
+        }
+        for s, e, fbtype in obj.time_index.piece_types()
     ]
 
 

@@ -32,16 +32,19 @@ from typing import Any, overload
 import radicale.item as radicale_item
 import sqlalchemy as sa
 from radicale import config, pathutils, storage, types
+from radicale.app.report import freebusy_periods, render_freebusy
 from radicale.item import filter as radicale_filter
 from sqlalchemy.orm import Session
 
 from caldav_server.errors import InvalidPath, StoreError
+from caldav_server.freebusy import indexed_free_busy
 from caldav_server.models import DavCollection
 from caldav_server.spans import (
     CalendarObject,
     from_timestamp,
     is_safe_href,
     timestamp_range,
+    to_utc,
 )
 from caldav_server.store import CalendarStore, CollectionRecord, StoredItem, principal_of
 from consult.db import Database
@@ -216,6 +219,25 @@ class Collection(storage.BaseCollection):
                 continue
             matched = simple and (candidate.exact or start <= item_start or item_end <= end)
             yield self._item(stored), matched
+
+    def free_busy(self, start: datetime, end: datetime, max_occurrence: int) -> str:
+        """The VFREEBUSY answer of a ``free-busy-query`` for [start, end), as Radicale's
+        ``freebusy_collection_text`` renders it, from the index (only items whose
+        occurrences are not all indexed are parsed). Raises ValueError when more than
+        ``max_occurrence`` (> 0) busy occurrences fall in the window."""
+        start, end = to_utc(start), to_utc(end)
+        record = self._record
+        periods: list[tuple[datetime, datetime, str]] = []
+        if record is not None and start < end:
+            with self._storage._reading() as store:
+                found = indexed_free_busy(store.session, record.id, start, end)
+            periods = found.periods
+            for text in found.unindexed:
+                item = radicale_item.Item(collection_path=record.path, text=text)
+                periods.extend(freebusy_periods(item, start, end, max_occurrence))
+        if 0 < max_occurrence <= len(periods):
+            raise ValueError(f"FREEBUSY occurrences limit of {max_occurrence} hit")
+        return str(render_freebusy(periods, start, end))
 
     def has_uid(self, uid: str) -> bool:
         if self._record is None:

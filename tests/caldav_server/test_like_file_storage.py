@@ -19,6 +19,7 @@ import radicale
 from radicale import config as radicale_config
 from werkzeug.test import Client
 
+from plugins.app import DavApplication
 from tests.caldav_server.conftest import ics_time, make_event
 
 pytestmark = pytest.mark.parametrize("db_backend", ["postgresql", "sqlite"], indirect=True)
@@ -32,8 +33,11 @@ def at(day: int, hour: int = 9, month: int = 3) -> datetime:
     return datetime(2030, month, day, hour, tzinfo=UTC)
 
 
-def radicale_app(storage: dict[str, str]) -> Client:
-    """A bare Radicale (user from X-Remote-User, owner-only rights) on ``storage``."""
+def radicale_app(
+    storage: dict[str, str], application: type[radicale.Application] = radicale.Application
+) -> Client:
+    """A bare Radicale (user from X-Remote-User, owner-only rights) on ``storage``;
+    ``application`` is the WSGI class (ours answers free-busy from the index)."""
     configuration = radicale_config.load()
     configuration.update(
         {
@@ -46,7 +50,7 @@ def radicale_app(storage: dict[str, str]) -> Client:
         "test",
         privileged=True,
     )
-    return Client(radicale.Application(configuration))
+    return Client(application(configuration))
 
 
 def calendar_objects() -> dict[str, str]:
@@ -102,7 +106,9 @@ def twins(tmp_path: Path, database_url: str) -> dict[str, Client]:
         "file": radicale_app(
             {"type": "multifilesystem", "filesystem_folder": str(tmp_path / "radicale")}
         ),
-        "db": radicale_app({"type": "plugins.storage", "database_url": database_url}),
+        "db": radicale_app(
+            {"type": "plugins.storage", "database_url": database_url}, DavApplication
+        ),
     }
     for app in apps.values():
         status = app.open(CAL, method="MKCALENDAR", headers=_user()).status_code
