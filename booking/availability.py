@@ -41,11 +41,11 @@ from booking.errors import InvalidWeeklyHours
 from booking.icalendar_events import (
     PRODID,
     CalendarSource,
-    _dt,
-    _expand,
-    _Hit,
-    _rrules,
+    RawOccurrence,
+    date_value,
+    expand_raw,
     load_calendars,
+    rrules_of,
     to_instant,
 )
 from booking.intervals import (
@@ -407,7 +407,7 @@ def _cancelled(component: icalendar.cal.Component) -> bool:
     return str(component.get("STATUS", "")).upper() == "CANCELLED"
 
 
-def _closed_dates(hits: Iterable[_Hit], zone: tzinfo) -> set[date]:
+def _closed_dates(hits: Iterable[RawOccurrence], zone: tzinfo) -> set[date]:
     """Return the local dates covered by "closed" markers that are not cancelled."""
     closed: set[date] = set()
     for hit in hits:
@@ -435,7 +435,7 @@ def open_intervals(
     series recurring more than ``max_occurrences`` times in the window is cut there, which
     can only make less time open.
     """
-    hits, _ = _expand(load_calendars(calendars), window, zone, max_occurrences=max_occurrences)
+    hits, _ = expand_raw(load_calendars(calendars), window, zone, max_occurrences=max_occurrences)
     closed = _closed_dates(hits, zone)
     pieces: list[Interval] = []
     for hit in hits:
@@ -541,9 +541,9 @@ def _weekly_days(
 
 
 def _event_end(event: icalendar.cal.Component) -> date | datetime:
-    start = _dt(event, "DTSTART")
+    start = date_value(event, "DTSTART")
     if "DTEND" in event:
-        return _dt(event, "DTEND")
+        return date_value(event, "DTEND")
     if "DURATION" in event:
         duration = event.decoded("DURATION")
         if isinstance(duration, timedelta):
@@ -560,10 +560,10 @@ def _weekly_pattern(
             if "RECURRENCE-ID" in event or _cancelled(event) or _kind(event) == "closed":
                 continue
             try:
-                rules = _rrules(event)
+                rules = rrules_of(event)
                 if len(rules) != 1 or "RDATE" in event:
                     continue
-                start = _wall(_dt(event, "DTSTART"), zone)
+                start = _wall(date_value(event, "DTSTART"), zone)
                 end = _wall(_event_end(event), zone)
                 days = _weekly_days(rules[0], start, today, zone)
             except Exception as error:  # malformed data: the expansion will skip it too
@@ -605,7 +605,7 @@ def read_weekly_hours(
     weekly = _weekly_pattern(loaded, zone, today)
     last = today + timedelta(days=look_ahead_days)
     span = Interval(local_midnight(today, zone), local_midnight(last, zone))
-    hits, _ = _expand(loaded, span, zone, max_occurrences=max_occurrences)
+    hits, _ = expand_raw(loaded, span, zone, max_occurrences=max_occurrences)
     closed = _closed_dates(hits, zone)
     per_day: dict[date, list[TimeRange]] = defaultdict(list)
     for hit in hits:

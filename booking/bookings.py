@@ -154,14 +154,13 @@ _WRITE_FAILED = (
 )
 
 
-def _write(store: CalendarStore, path: str, ics: str, href: str | None) -> str:
+def write_event_object(store: CalendarStore, path: str, ics: str, href: str | None) -> str:
+    """Store a booking event as the platform; a storage failure means the booking is not made."""
     try:
         return store.put_item(path, ics, href=href, actor="platform").href
     except StoreError as error:
         log.error("writing booking event to %s failed: %s", path, error)
-        raise CalendarWriteFailed(
-            "We could not save this booking to the calendar, so it was not made. Please try again."
-        ) from error
+        raise CalendarWriteFailed(_WRITE_FAILED) from error
 
 
 def _flush_or_conflict(session: Session, message: str) -> None:
@@ -435,7 +434,7 @@ def _join_occurrence(
         )
     except (InvalidCalendarData, UnknownOccurrence) as error:
         raise CalendarWriteFailed("This session's calendar event could not be updated.") from error
-    booking.event_href = _write(store, calendars.bookings_path, ics, item.href)
+    booking.event_href = write_event_object(store, calendars.bookings_path, ics, item.href)
 
 
 def _seat_attendee(booking: Booking, client: User) -> Attendee:
@@ -477,7 +476,7 @@ def confirm_held(session: Session, booking: Booking, *, now: datetime, links: Li
             except (InvalidCalendarData, UnknownOccurrence) as error:
                 log.warning("booking %s: session event unreadable: %s", booking.id, error)
             else:
-                _write(store, calendars.bookings_path, ics, item.href)
+                write_event_object(store, calendars.bookings_path, ics, item.href)
     else:
         _write_booking_event(
             session, store, calendars, booking, booking.service, professional, client, links, now
@@ -603,8 +602,8 @@ def _release(
                 error,
             )
         else:
-            _write(store, calendars.bookings_path, ics, item.href)
-    _mark_cancelled(session, booking, by=by, now=now, reason=reason)
+            write_event_object(store, calendars.bookings_path, ics, item.href)
+    mark_cancelled(session, booking, by=by, now=now, reason=reason)
 
 
 def _recurrence_id_of(booking: Booking, session: Session) -> datetime | None:
@@ -617,9 +616,11 @@ def _recurrence_id_of(booking: Booking, session: Session) -> datetime | None:
     return booking.start
 
 
-def _mark_cancelled(
+def mark_cancelled(
     session: Session, booking: Booking, *, by: Actor, now: datetime, reason: str
 ) -> None:
+    """Record a cancellation already reflected in the calendar (by us or a CalDAV client):
+    frees the seat and tells the hooks; the event itself is not touched here."""
     booking.status = CANCELLED
     booking.cancelled_at = now
     booking.cancelled_by = by
@@ -712,7 +713,7 @@ def _move_seat(
                 zone=calendars.zone,
                 now=now,
             )
-            _write(store, calendars.bookings_path, ics, old_item.href)
+            write_event_object(store, calendars.bookings_path, ics, old_item.href)
         except (InvalidCalendarData, UnknownOccurrence) as error:
             log.warning("booking %s: old session event unreadable: %s", booking.id, error)
     booking.group_session_id = occurrence.session.id

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from accounts.models import User
 from booking import events
-from booking.bookings import _mark_cancelled
+from booking.bookings import mark_cancelled
 from booking.errors import InvalidCalendarData
 from booking.icalendar_events import occurrences, parse_calendar
 from booking.intervals import Interval
@@ -60,7 +60,7 @@ def on_item_change(session: Session, change: CalendarItemChanged) -> None:
     if change.new_text is None:
         for booking in bookings:
             if booking.end > now:
-                _mark_cancelled(
+                mark_cancelled(
                     session,
                     booking,
                     by="professional",
@@ -113,7 +113,7 @@ def _follow_one_on_one(session, booking, calendar, zone, now) -> None:  # type: 
     found = occurrences([calendar], window, zone, include_cancelled=True, max_occurrences=10)
     live = [o for o in found if not _is_cancelled(o.component)]
     if not live:
-        _mark_cancelled(
+        mark_cancelled(
             session,
             booking,
             by="professional",
@@ -144,7 +144,7 @@ def _follow_group_seat(session, booking, calendar, zone, now) -> None:  # type: 
     elif client is not None and not _has_attendee(match[0].component, client.email):
         reason = "The professional removed this seat."
     if reason:
-        _mark_cancelled(session, booking, by="professional", now=now, reason=reason)
+        mark_cancelled(session, booking, by="professional", now=now, reason=reason)
 
 
 def _is_cancelled(component) -> bool:  # type: ignore[no-untyped-def]

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from accounts.models import User
-from booking.bookings import Links, _write
+from booking.bookings import Links, write_event_object
 from booking.catalog import SessionInput, get_own_service, new_event_uid
 from booking.errors import ValidationError
 from booking.icalendar_events import build_session_event
@@ -58,5 +58,5 @@ def schedule_session(
         },
         now=now,
     )
-    _write(store, calendars.bookings_path, ics, f"{uid}.ics")
+    write_event_object(store, calendars.bookings_path, ics, f"{uid}.ics")
     return group_session

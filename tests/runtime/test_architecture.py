@@ -226,3 +226,21 @@ def test_no_mutable_state_at_module_level() -> None:
     process must share nothing (tests/runtime/test_two_apps.py proves they do not).
     Constant tables are fine when frozen or typed read-only."""
     assert list(_module_level_state()) == []
+
+
+def _private_imports() -> Iterator[str]:
+    for module, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            first_party = node.level > 0 or (node.module or "").split(".")[0] in PACKAGES
+            for alias in node.names:
+                private = alias.name.startswith("_") and not alias.name.startswith("__")
+                if first_party and private:
+                    yield f"{module}:{node.lineno} imports {node.module}.{alias.name}"
+
+
+def test_no_private_name_is_imported_from_another_module() -> None:
+    """A leading underscore means "only this module relies on it": a helper another
+    module needs is part of its owner's interface and gets a public name."""
+    assert list(_private_imports()) == []
