@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 from accounts.models import User  # noqa: E402
 from accounts.services import Registration, register  # noqa: E402
 from booking import catalog, hours, scheduling  # noqa: E402
-from booking.intervals import Interval  # noqa: E402
+from booking.core.intervals import Interval  # noqa: E402
 from caldav_server.store import CalendarStore  # noqa: E402
 from consult.config import load_settings  # noqa: E402
 from runtime import create_app, create_platform  # noqa: E402

@@ -1,4 +1,4 @@
-"""Micro-benchmark of booking.slots.compute_slots: 30 days, 10,000 busy intervals.
+"""Micro-benchmark of booking.core.slots.compute_slots: 30 days, 10,000 busy intervals.
 
 Run from the repository root::
 
@@ -22,8 +22,8 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from booking.intervals import Interval, from_wall_clock  # noqa: E402
-from booking.slots import SlotRules, check_slot, compute_slots  # noqa: E402
+from booking.core.intervals import Interval, from_wall_clock  # noqa: E402
+from booking.core.slots import SlotRules, check_slot, compute_slots  # noqa: E402
 
 
 def build_inputs(days: int, busy_count: int, seed: int = 1) -> dict[str, object]:

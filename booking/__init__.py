@@ -1,7 +1,7 @@
 """The scheduling core: services, open hours, busy time, slots and bookings.
 
-The pure part (:mod:`booking.intervals`, :mod:`booking.slots`,
-:mod:`booking.availability`, :mod:`booking.icalendar_events`) does no I/O and is
+The pure part (:mod:`booking.core.intervals`, :mod:`booking.core.slots`,
+:mod:`booking.core.availability`, :mod:`booking.core.ical`) does no I/O and is
 tested hardest. The services around it (:mod:`booking.catalog`,
 :mod:`booking.hours`, :mod:`booking.scheduling`, :mod:`booking.bookings`,
 :mod:`booking.sessions`) take a database session and write calendar events

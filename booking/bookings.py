@@ -26,6 +26,15 @@ from accounts.models import User
 from booking import events
 from booking.busy_index import expect_blocks
 from booking.catalog import get_public_service, new_event_uid
+from booking.core.ical.write import (
+    Attendee,
+    add_attendee,
+    build_booking_event,
+    cancel_event,
+    remove_attendee,
+)
+from booking.core.intervals import Interval
+from booking.core.slots import SlotRejection
 from booking.errors import (
     BookingClosed,
     BookingNotFound,
@@ -38,14 +47,6 @@ from booking.errors import (
     UnknownOccurrence,
     ValidationError,
 )
-from booking.icalendar_events import (
-    Attendee,
-    add_attendee,
-    build_booking_event,
-    cancel_event,
-    remove_attendee,
-)
-from booking.intervals import Interval
 from booking.models import (
     ACTIVE_STATUSES,
     CANCELLED,
@@ -63,7 +64,6 @@ from booking.scheduling import (
     find_group_occurrence,
     professional_calendars,
 )
-from booking.slots import SlotRejection
 from caldav_server.errors import StoreError
 from caldav_server.provisioning import BOOKINGS_CALENDAR
 from caldav_server.spans import BUSY, BUSY_TENTATIVE, single_event_object

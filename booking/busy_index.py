@@ -5,7 +5,7 @@ Slot computation must not parse and expand thousands of events per request, so
 each calendar item is expanded once, when it is written, by a listener the
 calendar store calls inside the writing transaction (CalDAV requests and
 platform writes alike). The expansion follows the busy-time rules of
-:func:`booking.icalendar_events.busy_intervals` (transparent and cancelled
+:func:`booking.core.ical.expand.busy_intervals` (transparent and cancelled
 events block nothing, all-day and floating times are read in the professional's
 zone). Recurring events are expanded over a rolling horizon; a query beyond it
 extends the expansion first (:func:`ensure_expanded`).
@@ -23,9 +23,10 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from accounts.models import User
+from booking.core.ical.expand import busy_intervals
+from booking.core.ical.validate import parse_calendar
+from booking.core.intervals import Interval, normalize
 from booking.errors import InvalidCalendarData
-from booking.icalendar_events import busy_intervals, parse_calendar
-from booking.intervals import Interval, normalize
 from booking.models import CalendarBlock, CalendarItemExpansion
 from caldav_server.provisioning import AVAILABILITY_CALENDAR
 from caldav_server.store import CalendarStore, principal_of

@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 from accounts.models import User
 from booking import events
 from booking.bookings import mark_cancelled
+from booking.core.ical.expand import occurrences
+from booking.core.ical.validate import parse_calendar
+from booking.core.intervals import Interval
 from booking.errors import InvalidCalendarData
-from booking.icalendar_events import occurrences, parse_calendar
-from booking.intervals import Interval
 from booking.models import ACTIVE_STATUSES, Booking, GroupSession, Service
 from caldav_server.provisioning import BOOKINGS_CALENDAR
 from caldav_server.store import principal_of

@@ -9,7 +9,7 @@ import icalendar
 from sqlalchemy.orm import Session
 
 from accounts.models import User
-from booking.icalendar_events import load_calendars
+from booking.core.ical.validate import load_calendars
 from booking.scheduling import professional_calendars
 from caldav_server.store import CalendarStore
 from consult.text import single_line

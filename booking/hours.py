@@ -1,5 +1,5 @@
 """Open hours: read and replace the professional's Availability calendar through
-the weekly-hours model of :mod:`booking.availability`."""
+the weekly-hours model of :mod:`booking.core.availability`."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from accounts.models import User
-from booking.availability import (
+from booking.busy_index import reindex_zone_dependent
+from booking.core.availability import (
     WeeklyHours,
     availability_events,
     parse_weekly_hours,
     read_weekly_hours,
 )
-from booking.busy_index import reindex_zone_dependent
 from booking.scheduling import professional_calendars
 from caldav_server.store import CalendarStore
 

@@ -1,5 +1,5 @@
 """Gathering what slot computation needs from the calendar store and the
-database, then asking the pure core (:mod:`booking.slots`).
+database, then asking the pure core (:mod:`booking.core.slots`).
 
 Open hours come from the professional's Availability calendar (parsed, cached by
 the calendar's ctag, so a change from a phone shows at once); busy time from the
@@ -19,18 +19,11 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from accounts.models import User
-from booking.availability import open_intervals
 from booking.busy_index import busy_blocks
-from booking.icalendar_events import occurrences
-from booking.intervals import Interval, normalize
-from booking.models import (
-    ACTIVE_STATUSES,
-    Booking,
-    GroupOccurrence,
-    GroupSession,
-    Service,
-)
-from booking.slots import (
+from booking.core.availability import open_intervals
+from booking.core.ical.expand import occurrences
+from booking.core.intervals import Interval, normalize
+from booking.core.slots import (
     Slot,
     SlotRejection,
     SlotRules,
@@ -38,6 +31,13 @@ from booking.slots import (
     check_slot,
     compute_group_slots,
     compute_slots,
+)
+from booking.models import (
+    ACTIVE_STATUSES,
+    Booking,
+    GroupOccurrence,
+    GroupSession,
+    Service,
 )
 from caldav_server.provisioning import AVAILABILITY_CALENDAR, BOOKINGS_CALENDAR
 from caldav_server.store import CalendarStore, CollectionRecord

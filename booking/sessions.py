@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from accounts.models import User
 from booking.bookings import Links, write_event_object
 from booking.catalog import SessionInput, get_own_service, new_event_uid
+from booking.core.ical.write import build_session_event
 from booking.errors import ValidationError
-from booking.icalendar_events import build_session_event
 from booking.models import GroupSession
 from booking.scheduling import professional_calendars
 from caldav_server.store import CalendarStore

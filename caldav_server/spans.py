@@ -300,7 +300,7 @@ def single_event_object(
 
     The booking path writes one such event per booking; parsing our own output
     with vobject again cost a third of a booking's time. Only for text from
-    :mod:`booking.icalendar_events` builders (one VEVENT, no recurrence, shorter
+    :mod:`booking.core.ical` builders (one VEVENT, no recurrence, shorter
     than :data:`LONGEST_INDEXED_OCCURRENCE`); anything from outside goes through
     :func:`parse_calendar_object`. ``fbtype`` is what its STATUS and TRANSP mean
     for free-busy (:func:`fbtype_of`).

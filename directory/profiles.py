@@ -42,8 +42,8 @@ from accounts.errors import ValidationError
 from accounts.models import User
 from accounts.services import validate_timezone
 from booking import hours
-from booking.availability import to_payload
 from booking.busy_index import reindex_zone_dependent
+from booking.core.availability import to_payload
 from booking.models import Service
 from consult.db import Base, UTCDateTime, utcnow
 from consult.text import InvalidText, clean_text

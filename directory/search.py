@@ -41,8 +41,8 @@ from sqlalchemy import Select, and_, case, exists, func, literal_column, or_, se
 from sqlalchemy.orm import Session, aliased
 
 from accounts.models import User
-from booking.currency import THREE_DECIMAL, ZERO_DECIMAL, minor_exponent
-from booking.intervals import Interval, local_midnight
+from booking.core.currency import THREE_DECIMAL, ZERO_DECIMAL, minor_exponent
+from booking.core.intervals import Interval, local_midnight
 from booking.models import Service
 from booking.scheduling import service_slots
 from caldav_server.models import DavCollection
@@ -71,7 +71,7 @@ NEXT_FREE_STEPS = (timedelta(days=7), timedelta(days=28), timedelta(days=90))
 NEGATIVE_TTL = timedelta(minutes=10)
 
 # Prices are compared in hundredths of the currency's main unit, whatever the currency
-# (see booking.currency.minor_exponent).
+# (see booking.core.currency.minor_exponent).
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from datetime import datetime
 
 import icalendar
 
-from booking.icalendar_events import Attendee, build_booking_event
+from booking.core.ical.write import Attendee, build_booking_event
 from notifications.facts import BookingFacts
 from notifications.service import CalendarPart
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
 
-from booking.currency import minor_exponent
+from booking.core.currency import minor_exponent
 
 __all__ = ["format_money", "minor_exponent", "normalize_locale"]
 

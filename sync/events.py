@@ -37,8 +37,8 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 
+from booking.core.ical.validate import parse_calendar
 from booking.errors import InvalidCalendarData
-from booking.icalendar_events import parse_calendar
 from sync.timezones import match_zone, resolve_tzid
 
 __all__ = [
@@ -388,7 +388,7 @@ def normalize_event(
 
     Non-VEVENT components are ignored. A series with any event that cannot be read
     or recurs absurdly is skipped whole and counted in ``reader.findings``; so is a
-    result that fails :func:`booking.icalendar_events.parse_calendar`.
+    result that fails :func:`booking.core.ical.validate.parse_calendar`.
     """
     vevents = [c for c in components if getattr(c, "name", "") == "VEVENT"]
     if not vevents:
@@ -416,7 +416,7 @@ def normalize_event(
 
 def _utc_blocks(events: Sequence[icalendar.Event]) -> tuple[tuple[datetime, datetime], ...] | None:
     """The busy time of a lone one-off event whose times are UTC, by the rules of
-    :func:`booking.icalendar_events.busy_intervals` (cancelled, transparent and
+    :func:`booking.core.ical.expand.busy_intervals` (cancelled, transparent and
     zero-length events block nothing); ``None`` for anything else."""
     if len(events) != 1:
         return None

@@ -26,7 +26,7 @@ from sqlalchemy import delete, insert, update
 from sqlalchemy.orm import Session
 
 from booking.busy_index import expect_blocks
-from booking.intervals import Interval
+from booking.core.intervals import Interval
 from caldav_server.errors import InvalidCalendarData, ItemTooLarge
 from caldav_server.spans import CalendarObject, parse_calendar_object
 from caldav_server.store import CalendarStore

@@ -16,9 +16,9 @@ from flask_login import current_user, login_required
 
 from accounts.models import User
 from booking import bookings, scheduling
+from booking.core.ical.write import Attendee, build_booking_event
+from booking.core.intervals import Interval
 from booking.errors import BookingError
-from booking.icalendar_events import Attendee, build_booking_event
-from booking.intervals import Interval
 from booking.links import booking_from_manage_token
 from booking.models import Booking
 from consult.bounds import parse_datetime

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 
-from booking.icalendar_events import busy_intervals
-from booking.intervals import Interval
+from booking.core.ical.expand import busy_intervals
+from booking.core.intervals import Interval
 from consult.config import load_settings
 from sync.errors import CredentialsUnreadable, SourceDataError, UnsafeUrl
 from sync.events import (

@@ -10,9 +10,9 @@ from flask import g, jsonify, request
 
 from accounts.models import User
 from booking import catalog, hours, scheduling, sessions
-from booking.availability import to_payload
+from booking.core.availability import to_payload
+from booking.core.intervals import Interval, local_midnight
 from booking.errors import InvalidTimezone, ServiceNotFound
-from booking.intervals import Interval, local_midnight
 from booking.models import Service
 from consult.bounds import EARLIEST_DATE, LATEST_DATE, parse_date
 from consult.db import utcnow

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from accounts.models import User
-from booking.currency import minor_exponent
+from booking.core.currency import minor_exponent
 
 F = TypeVar("F", bound=Callable[..., Any])
 

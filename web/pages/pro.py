@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from accounts.models import User
 from booking import catalog, hours, scheduling
 from booking.busy_index import busy_blocks
-from booking.intervals import Interval, local_midnight
+from booking.core.intervals import Interval, local_midnight
 from booking.models import ACTIVE_STATUSES, Booking
 from consult.bounds import parse_date
 from consult.db import utcnow

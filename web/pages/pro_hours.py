@@ -19,11 +19,11 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from booking import catalog, hours, scheduling
-from booking.availability import WEEKDAYS, WeeklyHours, to_payload
+from booking.core.availability import WEEKDAYS, WeeklyHours, to_payload
+from booking.core.intervals import Interval, local_midnight
+from booking.core.slots import Slot
 from booking.errors import InvalidWeeklyHours
-from booking.intervals import Interval, local_midnight
 from booking.models import Service
-from booking.slots import Slot
 from consult.bounds import parse_date
 from consult.db import utcnow
 from web.forms import EmptyForm

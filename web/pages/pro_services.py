@@ -14,9 +14,9 @@ from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from booking import catalog, scheduling, sessions
-from booking.currency import minor_exponent
+from booking.core.currency import minor_exponent
+from booking.core.intervals import Interval
 from booking.errors import BookingError, ServiceNotFound, ValidationError
-from booking.intervals import Interval
 from booking.models import Service
 from consult.db import utcnow
 from web.forms import EmptyForm, ServiceForm, SessionForm

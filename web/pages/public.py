@@ -30,10 +30,10 @@ from accounts import services
 from accounts.errors import EmailTaken, ValidationError
 from accounts.models import User
 from booking import catalog, scheduling
+from booking.core.intervals import Interval, local_midnight
+from booking.core.slots import Slot
 from booking.errors import BookingError, NotAllowed, OutsideBookingWindow, SlotUnavailable
-from booking.intervals import Interval, local_midnight
 from booking.models import Booking, Service
-from booking.slots import Slot
 from consult.bounds import parse_date, parse_datetime
 from consult.db import utcnow
 from directory import photos

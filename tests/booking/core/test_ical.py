@@ -1,4 +1,4 @@
-"""Reading and writing RFC 5545 data (booking.icalendar_events)."""
+"""Reading and writing RFC 5545 data (booking.core.ical)."""
 
 from __future__ import annotations
 
@@ -13,21 +13,19 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 
-from booking.errors import BookingError, InvalidCalendarData, UnknownOccurrence
-from booking.icalendar_events import (
-    PRODID,
+from booking.core.ical.expand import busy_intervals, occurrences
+from booking.core.ical.validate import PRODID, parse_calendar
+from booking.core.ical.write import (
     Attendee,
     add_attendee,
     build_booking_event,
     build_session_event,
     bump_sequence,
-    busy_intervals,
     cancel_event,
-    occurrences,
-    parse_calendar,
     remove_attendee,
 )
-from booking.intervals import Interval, local_midnight
+from booking.core.intervals import Interval, local_midnight
+from booking.errors import BookingError, InvalidCalendarData, UnknownOccurrence
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -258,7 +256,7 @@ def test_malformed_items_are_skipped_with_a_warning(caplog: pytest.LogCaptureFix
         "UID:no-start\nDTEND:20250305T100000Z",
         "UID:bad-rule\nDTSTART:20250305T090000Z\nDTEND:20250305T100000Z\nRRULE:FREQ=SOMETIMES",
     )
-    with caplog.at_level(logging.WARNING, logger="booking.icalendar_events"):
+    with caplog.at_level(logging.WARNING, logger="booking.core.ical"):
         busy = busy_intervals(
             [calendar, "this is not iCalendar", b"", "BEGIN:VEVENT\r\n"], MARCH, BERLIN
         )
@@ -277,7 +275,7 @@ def test_secondly_rule_from_years_ago_is_bounded(caplog: pytest.LogCaptureFixtur
         "UID:normal\nDTSTART:20250305T090000Z\nDTEND:20250305T100000Z",
     )
     began = clock.perf_counter()
-    with caplog.at_level(logging.WARNING, logger="booking.icalendar_events"):
+    with caplog.at_level(logging.WARNING, logger="booking.core.ical"):
         busy = finishes_within(20, busy_intervals, [calendar], MARCH, BERLIN)
     assert clock.perf_counter() - began < 5
     # Fail closed: what could not be expanded counts as busy.
@@ -322,7 +320,7 @@ def test_rules_that_never_occur_do_not_hang(rule: str, caplog: pytest.LogCapture
         "UID:normal\nDTSTART:20250305T090000Z\nDTEND:20250305T100000Z",
     )
     began = clock.perf_counter()
-    with caplog.at_level(logging.WARNING, logger="booking.icalendar_events"):
+    with caplog.at_level(logging.WARNING, logger="booking.core.ical"):
         busy = finishes_within(20, busy_intervals, [calendar], MARCH, BERLIN)
     assert clock.perf_counter() - began < 1
     assert len(busy) == 1 and "never" in caplog.text

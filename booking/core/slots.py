@@ -20,7 +20,7 @@ The rules are the ones a Calendly or Cal.com user expects:
 
 Busy intervals are everything that blocks time: other calendar events and existing bookings.
 The caller passes each existing booking already padded with *its own* buffers
-(:meth:`booking.intervals.Interval.padded`), because those may differ from the buffers of the
+(:meth:`booking.core.intervals.Interval.padded`), because those may differ from the buffers of the
 service being booked now.
 """
 
@@ -33,7 +33,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from booking.intervals import Interval, merged_bounds, to_utc
+from booking.core.intervals import Interval, merged_bounds, to_utc
 
 __all__ = [
     "Slot",

@@ -1,4 +1,4 @@
-"""Interval algebra and wall-clock conversion (booking.intervals)."""
+"""Interval algebra and wall-clock conversion (booking.core.intervals)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from booking.intervals import (
+from booking.core.intervals import (
     Interval,
     clip,
     from_wall_clock,
@@ -292,7 +292,7 @@ def test_wall_clock_fold_uses_first_occurrence() -> None:
 
 
 def test_wall_clock_wholly_in_gap_is_none_and_logged(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="booking.intervals"):
+    with caplog.at_level(logging.WARNING, logger="booking.core.intervals"):
         assert from_wall_clock(date(2025, 3, 30), time(2), time(3), BERLIN) is None
     assert "DST gap" in caplog.text
 

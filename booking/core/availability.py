@@ -19,7 +19,7 @@ transparent; a cancelled occurrence is not open. :func:`read_weekly_hours` recov
 shape: weekly intervals from the weekly rules, and overrides for the dates whose hours differ.
 
 Wall-clock times map to instants with the RFC 5545 rule (``fold=0``, see
-:mod:`booking.intervals`), so 09:00-17:00 Europe/Berlin is 08:00Z in winter and 07:00Z in
+:mod:`booking.core.intervals`), so 09:00-17:00 Europe/Berlin is 08:00Z in winter and 07:00Z in
 summer. An interval that lies wholly inside a DST gap covers no time that day (logged).
 An end time of ``time(0)`` means 24:00, midnight at the end of the day.
 """
@@ -37,18 +37,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import icalendar
 
-from booking.errors import InvalidWeeklyHours
-from booking.icalendar_events import (
-    PRODID,
-    CalendarSource,
-    RawOccurrence,
-    date_value,
-    expand_raw,
-    load_calendars,
-    rrules_of,
-    to_instant,
-)
-from booking.intervals import (
+from booking.core.ical.expand import RawOccurrence, expand_raw, to_instant
+from booking.core.ical.validate import PRODID, CalendarSource, date_value, load_calendars, rrules_of
+from booking.core.intervals import (
     Interval,
     from_wall_clock,
     local_midnight,
@@ -56,6 +47,7 @@ from booking.intervals import (
     split_by_local_day,
     to_utc,
 )
+from booking.errors import InvalidWeeklyHours
 from consult.bounds import EARLIEST_DATE, LATEST_DATE, parse_date
 
 __all__ = [

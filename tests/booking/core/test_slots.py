@@ -1,4 +1,4 @@
-"""Slot computation (booking.slots): table-driven cases, DST, properties, speed."""
+"""Slot computation (booking.core.slots): table-driven cases, DST, properties, speed."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from booking.intervals import Interval, from_wall_clock, local_midnight, normalize
-from booking.slots import (
+from booking.core.intervals import Interval, from_wall_clock, local_midnight, normalize
+from booking.core.slots import (
     Slot,
     SlotRejection,
     SlotRules,

@@ -1,4 +1,4 @@
-"""Weekly hours: API shape, calendar form, reading back (booking.availability)."""
+"""Weekly hours: API shape, calendar form, reading back (booking.core.availability)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from booking.availability import (
+from booking.core.availability import (
     END_OF_DAY,
     WEEKDAYS,
     WeeklyHours,
@@ -21,9 +21,9 @@ from booking.availability import (
     read_weekly_hours,
     to_payload,
 )
+from booking.core.ical.validate import parse_calendar
+from booking.core.intervals import Interval, local_midnight
 from booking.errors import InvalidWeeklyHours, ValidationError
-from booking.icalendar_events import parse_calendar
-from booking.intervals import Interval, local_midnight
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
