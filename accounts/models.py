@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from consult.db import Base, UTCDateTime, utcnow
@@ -29,6 +29,11 @@ class User(Base):
     principal: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
     # Bumped on password change: API tokens and sessions minted before it stop working.
     credentials_version: Mapped[int] = mapped_column(Integer, default=1)
+    # API access tokens carry it as ``tv``: bumped when a refresh token is replayed (its
+    # family is revoked) or the password changes, so access tokens already handed out
+    # stop at once instead of living out their 15 minutes. Browser sessions and
+    # calendar apps are unaffected by a replay: only the API credentials leaked.
+    token_version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -188,6 +188,7 @@ def change_password(session: Session, user: User, current: Any, new: Any, min_le
     user.password_hash = hash_password(new)
     user.password_changed_at = utcnow()
     user.credentials_version += 1
+    user.token_version += 1
     session.execute(
         update(RefreshToken)
         .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
@@ -394,6 +395,7 @@ def issue_tokens(
     claims = {
         "sub": str(user.id),
         "cv": user.credentials_version,
+        "tv": user.token_version,
         "typ": "access",
         "iat": int(now.timestamp()),
         "exp": int((now + access_ttl).timestamp()),
@@ -420,7 +422,12 @@ def user_from_access_token(session: Session, token: str, secret_key: str) -> Use
     if claims.get("typ") != "access" or not str(claims.get("sub", "")).isdigit():
         raise InvalidToken("The access token is not valid.")
     user = session.get(User, int(claims["sub"]))
-    if user is None or claims.get("cv") != user.credentials_version:
+    # Both versions live in the row just loaded: checking them costs no query.
+    if (
+        user is None
+        or claims.get("cv") != user.credentials_version
+        or claims.get("tv") != user.token_version
+    ):
         raise InvalidToken("The access token is no longer valid; sign in again.")
     return user
 
@@ -431,7 +438,8 @@ def refresh_tokens(
     """Trade a refresh token for a new pair; the old one stops working.
 
     Replaying a used refresh token revokes every token of that account: it means
-    the token was copied.
+    the token was copied. That covers the access tokens too (``token_version``), or
+    whoever copied it would keep access for up to their lifetime.
     """
     if not isinstance(refresh, str) or not refresh or len(refresh) > 200:
         raise InvalidToken("The refresh token is not valid.")
@@ -444,6 +452,12 @@ def refresh_tokens(
             update(RefreshToken)
             .where(RefreshToken.user_id == stored.user_id, RefreshToken.revoked_at.is_(None))
             .values(revoked_at=now)
+        )
+        # In SQL, not read-modify-write: concurrent replays must each bump it.
+        session.execute(
+            update(User)
+            .where(User.id == stored.user_id)
+            .values(token_version=User.token_version + 1)
         )
         session.commit()
         raise InvalidToken("The refresh token was already used; sign in again.")

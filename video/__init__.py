@@ -12,20 +12,30 @@ with ``consult video``) and the message thread of each booking
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 
+from consult.db import Database
 from consult.hookspecs import ErrorStatuses, hookimpl
 from consult.platform import Platform
 from notifications.service import NOTIFIER
 from video.errors import HTTP_STATUS
 from video.notify import TEMPLATE_FOLDER
 from video.services import VIDEO, create_services
+from video.tokens import purge_used_join_tokens
 
 __all__ = ["VIDEO", "include"]
 
 
 class VideoHooks:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    @hookimpl
+    def maintenance(self, now: datetime) -> Mapping[str, int]:
+        return {"used join tokens purged": purge_used_join_tokens(self.database, now)}
+
     @hookimpl
     def notification_templates(self) -> Sequence[Path]:
         return [TEMPLATE_FOLDER]
@@ -49,4 +59,4 @@ def include(platform: Platform) -> None:
             services.bus.close()
 
     platform.on_shutdown(close_bus)
-    platform.register(VideoHooks(), "video")
+    platform.register(VideoHooks(platform.database), "video")

@@ -7,6 +7,7 @@
     ├── RoomNotOpen           the room opens later (``opens_at`` says when)
     ├── RoomClosed            the room has closed (booking over or cancelled)
     ├── InvalidJoinToken      a join token that is malformed, expired or for another room
+    │   └── JoinTokenUsed     one that already admitted someone (tokens are single-use)
     ├── InvalidMessage        a chat message that is empty or too long (``fields``)
     └── RelayError            the media relay could not take the session
         └── RelayFull         the relay is at its session cap
@@ -55,6 +56,11 @@ class InvalidJoinToken(VideoError):
     code = "invalid_token"
 
 
+class JoinTokenUsed(InvalidJoinToken):
+    message = "This join link was already used. Reload the page to get a fresh one."
+    code = "token_used"
+
+
 class InvalidMessage(VideoError):
     message = "Some fields are invalid."
     code = "validation_error"
@@ -81,6 +87,7 @@ HTTP_STATUS: Mapping[type[Exception], tuple[int, str]] = MappingProxyType(
         RoomNotOpen: (409, "not_open"),
         RoomClosed: (409, "room_closed"),
         InvalidJoinToken: (401, "invalid_token"),
+        JoinTokenUsed: (401, "token_used"),
         InvalidMessage: (422, "validation_error"),
         RelayError: (503, "relay_unavailable"),
     }

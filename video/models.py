@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from consult.db import Base, UTCDateTime, utcnow
@@ -41,3 +41,13 @@ class MessageRead(Base):
     )
     last_read_id: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class UsedJoinToken(Base):
+    """A join token that already admitted someone, kept until it expires: the primary
+    key makes a second use fail on insert, in every app process alike."""
+
+    __tablename__ = "used_join_token"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

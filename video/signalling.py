@@ -54,7 +54,7 @@ from video.ice import peer_ice_config, relay_ice_config
 from video.messages import mark_read, participant_names, post_message, thread_booking, view_of
 from video.relay_client import RelayPort
 from video.rooms import Role, check_room_access
-from video.tokens import read_join_token
+from video.tokens import consume_join_token, read_join_token
 
 log = logging.getLogger(__name__)
 
@@ -221,6 +221,8 @@ class RoomConnection:
                 )
                 if access.role != claims.role:
                     raise VideoError("This join token does not match your role in the booking.")
+                # Only once admitted: a refusal above leaves the token unspent.
+                consume_join_token(session, claims)
                 me = Peer(peer_id, access.role, user.name, user.id)
                 other_name, other_role = access.other.name, access.role_of_other
                 closes_at = access.window.closes_at

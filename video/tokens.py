@@ -2,20 +2,27 @@
 
 The app issues a token only after :func:`video.rooms.check_room_access` said yes;
 the WebSocket then accepts a connection only with a token for *its* room that has
-not expired. The token is a JWT (HS256) signed with a key derived from the app's
-secret key for this purpose alone.
+not expired and that has not admitted anyone yet. The token is a JWT (HS256)
+signed with a key derived from the app's secret key for this purpose alone; its
+``jti`` is remembered in :class:`~video.models.UsedJoinToken` from first use until
+expiry (the database, not Redis: the embedded default has none).
 """
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import jwt
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
+from consult.db import Database
 from video.config import VideoConfig
-from video.errors import InvalidJoinToken
+from video.errors import InvalidJoinToken, JoinTokenUsed
+from video.models import UsedJoinToken
 from video.rooms import Role
 
 AUDIENCE = "consult-video-room"
@@ -30,6 +37,7 @@ class JoinClaims:
     user_id: int
     role: Role
     expires_at: int
+    jti: str
 
 
 def issue_join_token(
@@ -46,7 +54,8 @@ def issue_join_token(
         "role": role,
         "iat": issued,
         "exp": issued + int(config.join_token_ttl.total_seconds()),
-        "jti": secrets.token_urlsafe(8),
+        # 128 bits: jtis of all live tokens share one table, so they must never collide.
+        "jti": secrets.token_urlsafe(16),
     }
     return jwt.encode(claims, config.derived_key("video-join-token"), algorithm=_ALGORITHM)
 
@@ -65,7 +74,7 @@ def read_join_token(
             config.derived_key("video-join-token"),
             algorithms=[_ALGORITHM],
             audience=AUDIENCE,
-            options={"verify_exp": False, "require": ["exp", "sub", "bid", "role"]},
+            options={"verify_exp": False, "require": ["exp", "sub", "bid", "role", "jti"]},
         )
     except jwt.PyJWTError as error:
         raise InvalidJoinToken() from error
@@ -74,6 +83,30 @@ def read_join_token(
     if claims.get("bid") != booking_id:
         raise InvalidJoinToken("This join token is for another room.")
     role = claims.get("role")
+    jti = claims["jti"]
     if role not in ("client", "professional") or not str(claims["sub"]).isdigit():
         raise InvalidJoinToken()
-    return JoinClaims(booking_id, int(claims["sub"]), role, int(claims["exp"]))
+    if not isinstance(jti, str) or not 0 < len(jti) <= 64:
+        raise InvalidJoinToken()
+    return JoinClaims(booking_id, int(claims["sub"]), role, int(claims["exp"]), jti)
+
+
+def consume_join_token(session: Session, claims: JoinClaims) -> None:
+    """Mark the token as used inside ``session``'s transaction, or raise
+    :class:`JoinTokenUsed` if it already admitted someone. The insert itself decides
+    (primary key), so two concurrent joins with one token cannot both pass; on
+    failure the caller's transaction is spoiled and must be rolled back."""
+    session.add(
+        UsedJoinToken(jti=claims.jti, expires_at=datetime.fromtimestamp(claims.expires_at, UTC))
+    )
+    try:
+        session.flush()
+    except IntegrityError:
+        raise JoinTokenUsed() from None
+
+
+def purge_used_join_tokens(database: Database, now: datetime) -> int:
+    """Forget used tokens that have expired (they are refused for that anyway)."""
+    with database.session() as session:
+        result = session.execute(delete(UsedJoinToken).where(UsedJoinToken.expires_at <= now))
+        return int(result.rowcount)  # type: ignore[attr-defined]

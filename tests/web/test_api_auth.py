@@ -4,6 +4,10 @@ from typing import Any
 
 import pytest
 
+from accounts import services
+from accounts.models import User
+from consult.db import Database
+
 REGISTER = {
     "email": "sam@example.org",
     "password": "a long password",
@@ -142,3 +146,47 @@ def test_wrong_method_is_a_json_405(client: Any) -> None:
     response = client.get("/api/v1/auth/token")
     assert response.status_code == 405
     assert "error" in response.get_json()
+
+
+def _me(client: Any, access_token: str) -> int:
+    headers = {"Authorization": f"Bearer {access_token}"}
+    return int(client.get("/api/v1/me", headers=headers).status_code)
+
+
+def test_a_replayed_refresh_token_ends_the_access_tokens_of_its_account(client: Any) -> None:
+    _register(client)
+    first = _token(client).get_json()
+    other_device = _token(client).get_json()
+    rotated = client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]}
+    ).get_json()
+    # A normal rotation leaves every access token working.
+    assert [_me(client, t["access_token"]) for t in (first, rotated, other_device)] == [200] * 3
+
+    replay = client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    assert replay.status_code == 401
+    # Whoever copied the refresh token may hold any of these: none outlives the replay.
+    for tokens in (first, rotated, other_device):
+        response = client.get(
+            "/api/v1/me", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+        )
+        assert response.status_code == 401
+        assert response.get_json()["error"]["message"] == (
+            "The access token is no longer valid; sign in again."
+        )
+    assert _me(client, _token(client).get_json()["access_token"]) == 200
+
+
+def test_a_password_change_ends_the_access_tokens_of_its_account(
+    client: Any, database: Database
+) -> None:
+    user_id = _register(client).get_json()["id"]
+    tokens = _token(client).get_json()
+    assert _me(client, tokens["access_token"]) == 200
+    with database.session() as session:
+        account = session.get(User, user_id)
+        assert account is not None
+        services.change_password(session, account, REGISTER["password"], "a new long password", 10)
+    assert _me(client, tokens["access_token"]) == 401
+    fresh = _token(client, password="a new long password").get_json()
+    assert _me(client, fresh["access_token"]) == 200
