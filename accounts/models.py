@@ -89,6 +89,26 @@ class RefreshToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
+class BrowserSession(Base):
+    """One sign-in on the web pages. The signed cookie carries a random id; only its
+    hash is stored, so a database leak gives no usable cookie. Deleting the row
+    ends the session even though the cookie itself stays validly signed."""
+
+    __tablename__ = "browser_session"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
+    # SHA-256 of 256 random bits: looked up directly, no slow hash needed.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Refreshed at most once a minute, so reading pages does not write on every hit.
+    last_used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # "Firefox on Linux": enough to recognise a device; no IP address is kept.
+    user_agent: Mapped[str] = mapped_column(String(80), default="")
+
+
 class LoginAttempt(Base):
     """A failed login, counted per key ("acct:<email>", "ip:<addr>", ...) in a window.
 

@@ -28,7 +28,7 @@ from accounts.errors import (
     TooManyAttempts,
     ValidationError,
 )
-from accounts.models import AppPassword, LoginAttempt, RefreshToken, User
+from accounts.models import AppPassword, BrowserSession, LoginAttempt, RefreshToken, User
 from caldav_server.provisioning import provision_principal
 from consult.db import utcnow
 from consult.text import InvalidText, clean_text, has_control_characters
@@ -173,11 +173,19 @@ def verify_password(user: User, password: str) -> bool:
         return False
 
 
-def change_password(session: Session, user: User, current: Any, new: Any, min_length: int) -> None:
+def change_password(
+    session: Session,
+    user: User,
+    current: Any,
+    new: Any,
+    min_length: int,
+    keep_browser_session: int | None = None,
+) -> None:
     """Replace the password after checking the current one.
 
-    Signs out every other session and API token (credentials_version bump) and
-    revokes refresh tokens. App passwords stay: they are per device, revoked one by one.
+    Ends every browser session but ``keep_browser_session`` (the one making the
+    change), every API access token (credentials_version bump) and refresh token.
+    App passwords stay: they are per device, revoked one by one.
     """
     if not isinstance(current, str) or not verify_password(user, current):
         raise ValidationError({"current_password": "Your current password is incorrect."})
@@ -189,10 +197,118 @@ def change_password(session: Session, user: User, current: Any, new: Any, min_le
     user.password_changed_at = utcnow()
     user.credentials_version += 1
     user.token_version += 1
+    _revoke_refresh_tokens(session, user.id, utcnow())
+    _end_browser_sessions(session, user.id, keep=keep_browser_session)
+
+
+def _revoke_refresh_tokens(session: Session, user_id: int, now: datetime) -> None:
     session.execute(
         update(RefreshToken)
-        .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
+        .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+def _end_browser_sessions(session: Session, user_id: int, keep: int | None = None) -> None:
+    condition = BrowserSession.user_id == user_id
+    if keep is not None:
+        condition = condition & (BrowserSession.id != keep)
+    session.execute(delete(BrowserSession).where(condition))
+
+
+def sign_out_everywhere(session: Session, user: User) -> None:
+    """End every browser session and API token of ``user``, this one included.
+
+    Refresh tokens are revoked; the credentials_version bump also stops access
+    tokens already handed out, which would otherwise live until they expire.
+    """
+    user.credentials_version += 1
+    user.token_version += 1
+    _revoke_refresh_tokens(session, user.id, utcnow())
+    _end_browser_sessions(session, user.id)
+
+
+# --- browser sessions -------------------------------------------------------------
+
+# How stale ``last_used_at`` may get: a write per minute, not per page view.
+SESSION_TOUCH_INTERVAL = timedelta(minutes=1)
+# (pattern, name), first match wins: Edge and Opera also say "Chrome", Chrome says "Safari".
+_BROWSERS: tuple[tuple[str, str], ...] = (
+    (r"Edg(e|A|iOS)?/", "Edge"),
+    (r"OPR/|Opera", "Opera"),
+    (r"Firefox/|FxiOS/", "Firefox"),
+    (r"Chrome/|CriOS/|Chromium/", "Chrome"),
+    (r"Safari/", "Safari"),
+)
+_SYSTEMS: tuple[tuple[str, str], ...] = (
+    (r"iPhone|iPad|iPod", "iOS"),
+    (r"Android", "Android"),
+    (r"Windows", "Windows"),
+    (r"Mac OS X|Macintosh", "macOS"),
+    (r"CrOS", "ChromeOS"),
+    (r"Linux", "Linux"),
+)
+
+
+def summarize_user_agent(user_agent: str | None) -> str:
+    """ "Firefox on Linux" from a User-Agent header: enough to recognise a device in
+    a list, without keeping the full (fingerprintable) string."""
+    text = user_agent or ""
+    browser = next((name for pattern, name in _BROWSERS if re.search(pattern, text)), None)
+    system = next((name for pattern, name in _SYSTEMS if re.search(pattern, text)), None)
+    if browser and system:
+        return f"{browser} on {system}"
+    return browser or system or "Unknown browser"
+
+
+def start_browser_session(
+    session: Session, user: User, user_agent: str | None
+) -> tuple[BrowserSession, str]:
+    """Record a sign-in on the web pages; return it and the id for the cookie, which
+    is never stored."""
+    token = secrets.token_urlsafe(32)
+    browser_session = BrowserSession(
+        user_id=user.id, token_hash=_sha256(token), user_agent=summarize_user_agent(user_agent)
+    )
+    session.add(browser_session)
+    session.flush()
+    return browser_session, token
+
+
+def find_browser_session(session: Session, token: Any) -> tuple[BrowserSession, User] | None:
+    """The live session a cookie's id names, and its user; None once it has ended."""
+    if not isinstance(token, str) or not token or len(token) > 200:
+        return None
+    row = session.execute(
+        select(BrowserSession, User)
+        .join(User, User.id == BrowserSession.user_id)
+        .where(BrowserSession.token_hash == _sha256(token))
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+def touch_browser_session(browser_session: BrowserSession, now: datetime | None = None) -> bool:
+    """Move ``last_used_at`` to now when it is over a minute old; True when it wrote."""
+    now = now or utcnow()
+    if now - browser_session.last_used_at < SESSION_TOUCH_INTERVAL:
+        return False
+    browser_session.last_used_at = now
+    return True
+
+
+def end_browser_session(session: Session, token: Any) -> None:
+    """Sign one browser out: its cookie no longer names a session."""
+    if isinstance(token, str) and token:
+        session.execute(delete(BrowserSession).where(BrowserSession.token_hash == _sha256(token)))
+
+
+def list_browser_sessions(session: Session, user: User) -> list[BrowserSession]:
+    return list(
+        session.scalars(
+            select(BrowserSession)
+            .where(BrowserSession.user_id == user.id)
+            .order_by(BrowserSession.last_used_at.desc())
+        )
     )
 
 

@@ -8,12 +8,12 @@ from urllib.parse import urlsplit
 from zoneinfo import available_timezones
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
 from accounts import services
 from accounts.errors import EmailTaken, InvalidCredentials, TooManyAttempts, ValidationError
-from web.extensions import LoginUser
+from web.extensions import sign_in, sign_out
 from web.forms import AppPasswordForm, EmptyForm, LoginForm, PasswordChangeForm, RegisterForm
 from web.session import get_session, get_settings
 
@@ -66,7 +66,7 @@ def register() -> Any:
         except EmailTaken as error:
             form.email.errors = [*form.email.errors, error.message]
         else:
-            login_user(LoginUser(user))
+            sign_in(user)
             if user.is_professional:
                 # Straight into onboarding: profile, first service, weekly hours.
                 flash("Welcome! Your account is ready.", "success")
@@ -105,7 +105,7 @@ def login() -> Any:
         except InvalidCredentials as error:
             form.form_errors.append(error.message)
         else:
-            login_user(LoginUser(user))
+            sign_in(user)
             return redirect(_safe_next(url_for("home.index")))
     status = 401 if form.form_errors else (422 if form.errors else 200)
     return render_template("accounts/login.html", form=form), status
@@ -115,7 +115,7 @@ def login() -> Any:
 def logout() -> Any:
     form = EmptyForm()
     if form.validate_on_submit():
-        logout_user()
+        sign_out()
         flash("You are signed out.", "info")
     return redirect(url_for("home.index"))
 
@@ -141,6 +141,9 @@ def _account_page(
             password_form=password_form or PasswordChangeForm(),
             app_password_form=app_password_form or AppPasswordForm(),
             revoke_form=EmptyForm(),
+            sign_out_everywhere_form=EmptyForm(),
+            browser_sessions=services.list_browser_sessions(get_session(), user),
+            current_browser_session=current_user.browser_session.id,
             app_passwords=app_passwords,
             new_secret=new_secret,
             dav_url=get_settings().app.base_url + "/dav/",
@@ -163,16 +166,31 @@ def change_password() -> Any:
                 form.current_password.data,
                 form.new_password.data,
                 get_settings().auth.min_password_length,
+                keep_browser_session=current_user.browser_session.id,
             )
             session.commit()
         except ValidationError as error:
             _form_errors_into(form, error.fields)
         else:
-            # The session id embeds the credentials version: renew this one.
-            login_user(LoginUser(user))
             flash("Your password is changed. Other devices have been signed out.", "success")
             return redirect(url_for("accounts.account"))
     return _account_page(password_form=form, status=422)
+
+
+@bp.post("/account/sign-out-everywhere")
+@login_required
+def sign_out_everywhere() -> Any:
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        # A missing or stale CSRF token is refused before this (400); keep the rest.
+        return redirect(url_for("accounts.account"))
+    session = get_session()
+    services.sign_out_everywhere(session, current_user.account)
+    session.commit()
+    # This browser's row is gone too; drop it from the cookie as well.
+    sign_out()
+    flash("You are signed out in every browser and API app.", "info")
+    return redirect(url_for("accounts.login"))
 
 
 @bp.post("/account/app-passwords")

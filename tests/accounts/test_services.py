@@ -243,3 +243,45 @@ def test_access_tokens_expire_and_die_with_a_password_change(database: Database)
         services.change_password(session, account, "long enough password", "another long one", 10)
     with database.session() as session, pytest.raises(InvalidToken, match="no longer valid"):
         services.user_from_access_token(session, live.access_token, SECRET)
+
+
+@pytest.mark.parametrize(
+    ("user_agent", "summary"),
+    [
+        (
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/124.0.0.0 Safari/537.36 Edg/124.0.2478.51",
+            "Edge on Windows",
+        ),
+        (
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
+            "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
+            "Safari on iOS",
+        ),
+        (
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/537.36 "
+            "(KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36",
+            "Chrome on macOS",
+        ),
+        ("curl/8.5.0", "Unknown browser"),
+        ("", "Unknown browser"),
+        (None, "Unknown browser"),
+    ],
+)
+def test_user_agent_summary(user_agent: str | None, summary: str) -> None:
+    assert services.summarize_user_agent(user_agent) == summary
+
+
+def test_browser_session_touch_at_most_once_a_minute(database: Database) -> None:
+    user = _register(database)
+    with database.session() as session:
+        browser_session, token = services.start_browser_session(session, user, None)
+        assert services.find_browser_session(session, token) is not None
+        assert services.find_browser_session(session, token + "x") is None
+        started = browser_session.last_used_at
+        assert not services.touch_browser_session(browser_session, started + timedelta(seconds=59))
+        later = started + timedelta(seconds=61)
+        assert services.touch_browser_session(browser_session, later)
+        assert browser_session.last_used_at == later
+        services.end_browser_session(session, token)
+        assert services.find_browser_session(session, token) is None

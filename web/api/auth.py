@@ -80,6 +80,16 @@ def refresh() -> Any:
     return jsonify(_tokens_json(pair))
 
 
+@bp.post("/auth/sign-out-everywhere")
+@require_user
+def sign_out_everywhere() -> Any:
+    """End every browser session and revoke every token of the caller, this one too."""
+    session = get_session()
+    services.sign_out_everywhere(session, g.user)
+    session.commit()
+    return "", 204
+
+
 @bp.get("/me")
 @require_user
 def me() -> Any:

@@ -24,7 +24,7 @@ from flask import (
     send_from_directory,
     url_for,
 )
-from flask_login import current_user, login_user
+from flask_login import current_user
 
 from accounts import services
 from accounts.errors import EmailTaken, ValidationError
@@ -39,7 +39,7 @@ from consult.db import utcnow
 from directory import photos
 from directory import search as directory
 from directory.profiles import CATEGORIES, LANGUAGES, ProfessionalProfile, get_profile_by_principal
-from web.extensions import LoginUser
+from web.extensions import sign_in
 from web.forms import BookingForm
 from web.ops import SLOT_SECONDS, timed
 from web.pages.helpers import TIMEZONES, VisitorZone, render_error
@@ -375,7 +375,7 @@ def _sign_up(form: BookingForm, zone: VisitorZone) -> User | None:
             "An account with this email already exists. Sign in to book with it.",
         ]
         return None
-    login_user(LoginUser(user))
+    sign_in(user)
     return user
 
 
