@@ -8,6 +8,7 @@ Every error the store raises on purpose is a :class:`StoreError`::
     ├── CollectionExists       a collection is already at the path
     ├── NotACalendar           calendar objects written into a collection that is not a calendar
     ├── InvalidCalendarData    the iCalendar text does not parse or breaks a rule
+    │   └── TooManyListedDates a component lists more EXDATE/RDATE dates than allowed
     ├── ItemTooLarge           the object is larger than the configured limit
     ├── UidConflict            another item of the collection already has this UID
     ├── InvalidSyncToken       a sync token that is malformed, from elsewhere or too old
@@ -30,6 +31,7 @@ __all__ = [
     "ItemTooLarge",
     "NotACalendar",
     "StoreError",
+    "TooManyListedDates",
     "TransferError",
     "UidConflict",
 ]
@@ -73,6 +75,19 @@ class NotACalendar(StoreError):
 
 class InvalidCalendarData(StoreError):
     """The text is not a single valid calendar object (RFC 4791 section 4.1)."""
+
+
+class TooManyListedDates(InvalidCalendarData):
+    """A component lists more EXDATE and RDATE values than the store accepts
+    (:data:`caldav_server.limits.MAX_LISTED_DATES`); refused before parsing."""
+
+    def __init__(self, component: str, count: int, limit: int) -> None:
+        super().__init__(
+            f"a {component} lists more than {limit} EXDATE and RDATE dates "
+            f"({count} counted so far); use a shorter rule or split the event"
+        )
+        self.component = component
+        self.limit = limit
 
 
 class ItemTooLarge(StoreError):

@@ -3,7 +3,9 @@ platform's database (Radicale accepts a callable as a plugin type)."""
 
 from __future__ import annotations
 
+import codecs
 import io
+from collections.abc import Callable, Iterable
 from functools import partial
 from http import client
 from typing import Any
@@ -11,11 +13,13 @@ from typing import Any
 import radicale
 from defusedxml import DefusedXmlException
 from radicale import config as radicale_config
-from radicale import httputils, xmlutils
+from radicale import httputils, pathutils, rights, xmlutils
 from radicale.app.base import Access
 from radicale.item import filter as radicale_filter
 
 from accounts.services import LoginPolicy
+from caldav_server.errors import TooManyListedDates
+from caldav_server.limits import check_listed_dates
 from consult.platform import Platform
 from plugins.auth import Auth
 from plugins.rights import Rights
@@ -57,15 +61,106 @@ def radicale_configuration(platform: Platform) -> radicale_config.Configuration:
     return configuration
 
 
-class DavApplication(radicale.Application):
-    """Radicale, answering 400 to XML that declares entities.
+def _refusal(status: int, reason: str) -> Any:
+    """A 4xx with its reason as plain text (Radicale's own answers carry none)."""
+    return status, {"Content-Type": "text/plain; charset=utf-8"}, reason + "\n", None
 
-    Radicale parses request bodies with defusedxml, which refuses entity
-    declarations (billion laughs, external entities) by raising
-    ``DefusedXmlException``; Radicale only turns ``ParseError`` into 400, so those
-    requests got a 500. Every method that reads XML (PROPFIND, PROPPATCH, REPORT,
-    MKCOL, MKCALENDAR) answers 400 for a ``RuntimeError`` from this one method.
+
+class DavApplication(radicale.Application):
+    """Radicale with what hostile input needs before Radicale's own code runs.
+
+    - XML that declares entities is 400: Radicale parses request bodies with
+      defusedxml, which refuses entity declarations (billion laughs, external
+      entities) by raising ``DefusedXmlException``, and Radicale only turns
+      ``ParseError`` into 400. Every method that reads XML (PROPFIND, PROPPATCH,
+      REPORT, MKCOL, MKCALENDAR) answers 400 for a ``RuntimeError`` from
+      :meth:`_read_xml_request_body`.
+    - A PUT is bounded on its raw bytes before vobject parses it: an object over
+      ``max_resource_size`` is 412 (Radicale's answer for that limit) and a component
+      listing too many EXDATE/RDATE dates is 400, each with its reason.
+    - The root collection can neither be deleted nor given properties: 403, where
+      the storage's refusal would otherwise surface as a 500 or a bare 400.
+    - A request body in a charset Python does not know is 400 (Radicale's decoding
+      raised ``LookupError``, a 500).
     """
+
+    def __call__(self, environ: Any, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        content_type = environ.get("CONTENT_TYPE") or ""
+        if "charset=" in content_type:
+            charset = content_type.split("charset=")[1].split(";")[0].strip().strip('"')
+            try:
+                codecs.lookup(charset)
+            except LookupError:
+                answer = f"Unknown charset {charset[:40]!r} in Content-Type.\n".encode()
+                start_response(
+                    "400 Bad Request",
+                    [
+                        ("Content-Type", "text/plain; charset=utf-8"),
+                        ("Content-Length", str(len(answer))),
+                    ],
+                )
+                return [answer]
+        return super().__call__(environ, start_response)
+
+    def do_PUT(
+        self,
+        environ: Any,
+        base_prefix: str,
+        path: str,
+        user: str,
+        user_groups: set[str],
+        request_info: dict[str, Any],
+    ) -> Any:
+        try:
+            raw = httputils.read_raw_request_body(self.configuration, environ)
+        except RuntimeError:
+            return httputils.BAD_REQUEST
+        environ["wsgi.input"] = io.BytesIO(raw)
+        # One object (not a whole calendar) when the parent may be written: the test
+        # Radicale's own PUT makes before it parses.
+        access = Access(self._rights, user, user_groups, path, None)
+        whole_collection = rights.intersect(access.permissions, "Ww") and not rights.intersect(
+            access.parent_permissions, "w"
+        )
+        if not whole_collection and len(raw) > self._max_resource_size:
+            return _refusal(
+                client.PRECONDITION_FAILED,
+                f"The calendar object has {len(raw)} bytes; the limit is "
+                f"{self._max_resource_size} (max-resource-size).",
+            )
+        try:
+            # The structure is ASCII; a body in another charset is checked again by
+            # the storage once Radicale has decoded and parsed it.
+            check_listed_dates(raw.decode("utf-8", errors="replace"))
+        except TooManyListedDates as error:
+            return _refusal(client.BAD_REQUEST, f"The calendar object is refused: {error.message}.")
+        return super().do_PUT(environ, base_prefix, path, user, user_groups, request_info)
+
+    def do_DELETE(
+        self,
+        environ: Any,
+        base_prefix: str,
+        path: str,
+        user: str,
+        user_groups: set[str],
+        request_info: dict[str, Any],
+    ) -> Any:
+        if not pathutils.strip_path(path):
+            return _refusal(client.FORBIDDEN, "The root collection cannot be deleted.")
+        return super().do_DELETE(environ, base_prefix, path, user, user_groups, request_info)
+
+    def do_PROPPATCH(
+        self,
+        environ: Any,
+        base_prefix: str,
+        path: str,
+        user: str,
+        user_groups: set[str],
+        request_info: dict[str, Any],
+    ) -> Any:
+        if not pathutils.strip_path(path):
+            return _refusal(client.FORBIDDEN, "The root collection has no properties to change.")
+        return super().do_PROPPATCH(environ, base_prefix, path, user, user_groups, request_info)
 
     def do_REPORT(
         self,

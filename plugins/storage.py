@@ -128,6 +128,23 @@ class Collection(storage.BaseCollection):
     def _item(self, stored: StoredItem) -> radicale_item.Item:
         return _Item(self, stored)
 
+    def _servable(self, stored: StoredItem) -> bool:
+        """Whether to serve an item: within ``max_resource_size``, like the file storage,
+        which skips an object stored before the limit was lowered (GET, multiget,
+        listings, REPORTs). Write requests still see it, so it can be deleted or
+        replaced (the file storage answers 404 to its DELETE)."""
+        request = self._storage._current.get()
+        limit = self._storage._max_item_size
+        if (request is not None and request.mode == "w") or _within(stored.text, limit):
+            return True
+        logger.warning(
+            "Item %r in %r skipped: larger than max_resource_size (%d bytes)",
+            stored.href,
+            self.path,
+            limit,
+        )
+        return False
+
     # --- properties ------------------------------------------------------------
 
     @property
@@ -179,7 +196,11 @@ class Collection(storage.BaseCollection):
             found = store.get_items(self._record, [href for href in wanted if is_safe_href(href)])
         for href in wanted:
             stored = found.get(href)
-            yield href, self._item(stored) if stored is not None else None
+            if stored is None:
+                yield href, None
+            elif self._servable(stored):
+                yield href, self._item(stored)
+            # An oversized item is left out altogether, as the file storage does.
 
     def get_all(self) -> Iterator[radicale_item.Item]:
         if self._record is None:
@@ -187,7 +208,8 @@ class Collection(storage.BaseCollection):
         with self._storage._reading() as store:
             items = store.list_items(self._record)
         for stored in items:
-            yield self._item(stored)
+            if self._servable(stored):
+                yield self._item(stored)
 
     def get_filtered(self, filters: Iterable[Any]) -> Iterator[tuple[radicale_item.Item, bool]]:
         """Only the candidates of the filter's time range, from the index.
@@ -205,8 +227,23 @@ class Collection(storage.BaseCollection):
             with self._storage._reading() as store:
                 items = store.list_items(record)
             for stored in items:
-                if tag is None or stored.component_name == tag:
+                if (tag is None or stored.component_name == tag) and self._servable(stored):
                     yield self._item(stored), simple
+            return
+        if start >= end:
+            # An empty or inverted range (end before start): the index holds no
+            # occurrence for it, yet RFC 4791's rules (a VTODO with only CREATED
+            # matches when start <= CREATED) can still hold. Answer exactly as the file
+            # storage does: its prefilter on each item's span, then Radicale's filter.
+            with self._storage._reading() as store:
+                items = store.list_items(record)
+            for stored in items:
+                item_start, item_end = timestamp_range(stored.span_start, stored.span_end)
+                if tag is not None and stored.component_name != tag:
+                    continue
+                if item_start >= end or item_end <= start or not self._servable(stored):
+                    continue
+                yield self._item(stored), False
             return
         with self._storage._reading() as store:
             candidates = store.candidates([record], from_timestamp(start), from_timestamp(end))
@@ -215,7 +252,7 @@ class Collection(storage.BaseCollection):
             if tag is not None and stored.component_name != tag:
                 continue
             item_start, item_end = timestamp_range(stored.span_start, stored.span_end)
-            if item_start >= end or item_end <= start:
+            if item_start >= end or item_end <= start or not self._servable(stored):
                 continue
             matched = simple and (candidate.exact or start <= item_start or item_end <= end)
             yield self._item(stored), matched
@@ -422,8 +459,9 @@ class Storage(storage.BaseStorage):
                 if parent is None:
                     return
                 stored = store.get_items(parent, [href]).get(href)
-                if stored is not None:
-                    yield Collection(self, parent)._item(stored)
+                collection = Collection(self, parent)
+                if stored is not None and collection._servable(stored):
+                    yield collection._item(stored)
                 return
         collection = Collection(self, record)
         yield collection
@@ -431,8 +469,9 @@ class Storage(storage.BaseStorage):
             return
         if record is not None:
             for stored in store.list_items(record):
-                with manager(sane_path, stored.href):
-                    yield collection._item(stored)
+                if collection._servable(stored):
+                    with manager(sane_path, stored.href):
+                        yield collection._item(stored)
         for child in store.child_collections(sane_path):
             with manager(child.path, None):
                 yield Collection(self, child)
@@ -511,6 +550,14 @@ def _verify_item(stored: StoredItem, tag: str, max_occurrences: int) -> None:
     uid = radicale_item.get_uid_from_object(vobject_item)
     if (uid or None) != stored.uid:
         raise ValueError(f"the stored UID {stored.uid!r} does not match {uid!r}")
+
+
+def _within(text: str, limit: int) -> bool:
+    """Whether ``text`` encodes to at most ``limit`` bytes, encoding only when the
+    length in characters cannot tell (UTF-8 takes one to four bytes each)."""
+    if len(text) > limit:
+        return False
+    return len(text) * 4 <= limit or len(text.encode()) <= limit
 
 
 @contextlib.contextmanager

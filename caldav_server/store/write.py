@@ -22,6 +22,7 @@ from caldav_server.errors import (
     NotACalendar,
     UidConflict,
 )
+from caldav_server.limits import check_listed_dates
 from caldav_server.models import (
     DavItem,
     DavOccurrence,
@@ -56,6 +57,7 @@ class ItemWrites(SyncHistory):
             size = len(text.encode())
             if size > self.max_item_size:
                 raise ItemTooLarge(size, self.max_item_size)
+        check_listed_dates(text)
         return parse_calendar_object(
             text,
             tag=tag,
@@ -65,7 +67,10 @@ class ItemWrites(SyncHistory):
         )
 
     def object_from_item(self, item: radicale_item.Item) -> CalendarObject:
-        """A storable object from a Radicale item that Radicale already validated."""
+        """A storable object from a Radicale item that Radicale already validated
+        (our DAV app bounded its listed dates before parsing; Radicale run on its own
+        did not, so the bound is checked again on the text it produced)."""
+        check_listed_dates(item.serialize())
         return calendar_object_from_item(
             item, max_occurrences=self.max_occurrences, now=self.clock(), horizon=self.index_horizon
         )

@@ -20,7 +20,7 @@ from werkzeug.test import Client
 
 from plugins.app import DavApplication
 from tests.caldav_server.conftest import ics_time
-from tests.caldav_server.test_like_file_storage import CAL, _user, radicale_app, report
+from tests.caldav_server.test_like_file_storage import CAL, alice_headers, radicale_app, report
 
 pytestmark = pytest.mark.parametrize("db_backend", ["postgresql", "sqlite"], indirect=True)
 
@@ -122,10 +122,12 @@ def twins_with(tmp_path: Path, database_url: str, objects: dict[str, str]) -> di
         ),
     }
     for app in apps.values():
-        assert app.open(CAL, method="MKCALENDAR", headers=_user()).status_code == 201
+        assert app.open(CAL, method="MKCALENDAR", headers=alice_headers()).status_code == 201
         for name, body in objects.items():
             response = app.put(
-                CAL + name + ".ics", data=body, headers=_user({"Content-Type": "text/calendar"})
+                CAL + name + ".ics",
+                data=body,
+                headers=alice_headers({"Content-Type": "text/calendar"}),
             )
             assert response.status_code == 201, (name, response.text)
     return apps
@@ -183,6 +185,6 @@ def test_a_free_busy_query_without_a_time_range_is_400(tmp_path: Path, database_
     twins = twins_with(tmp_path, database_url, generated_calendar(5, count=3))
     body = '<?xml version="1.0"?><C:free-busy-query xmlns:C="urn:ietf:params:xml:ns:caldav"/>'
     response = twins["db"].open(
-        CAL, method="REPORT", data=body, headers=_user({"Content-Type": "application/xml"})
+        CAL, method="REPORT", data=body, headers=alice_headers({"Content-Type": "application/xml"})
     )
     assert response.status_code == 400

@@ -34,15 +34,21 @@ def at(day: int, hour: int = 9, month: int = 3) -> datetime:
 
 
 def radicale_app(
-    storage: dict[str, str], application: type[radicale.Application] = radicale.Application
+    storage: dict[str, str],
+    application: type[radicale.Application] = radicale.Application,
+    *,
+    rights: str = "owner_only",
+    max_resource_size: int = 10_000_000,
 ) -> Client:
-    """A bare Radicale (user from X-Remote-User, owner-only rights) on ``storage``;
-    ``application`` is the WSGI class (ours answers free-busy from the index)."""
+    """A bare Radicale (user from X-Remote-User, owner-only rights unless ``rights``
+    names others) on ``storage``; ``application`` is the WSGI class (ours answers
+    free-busy from the index and bounds PUT bodies before parsing)."""
     configuration = radicale_config.load()
     configuration.update(
         {
             "auth": {"type": "http_x_remote_user"},
-            "rights": {"type": "owner_only"},
+            "rights": {"type": rights},
+            "server": {"max_resource_size": str(max_resource_size)},
             "storage": storage,
             "web": {"type": "none"},
             "logging": {"level": "warning"},
@@ -111,17 +117,19 @@ def twins(tmp_path: Path, database_url: str) -> dict[str, Client]:
         ),
     }
     for app in apps.values():
-        status = app.open(CAL, method="MKCALENDAR", headers=_user()).status_code
+        status = app.open(CAL, method="MKCALENDAR", headers=alice_headers()).status_code
         assert status == 201
         for name, text in calendar_objects().items():
             response = app.put(
-                CAL + name + ".ics", data=text, headers=_user({"Content-Type": "text/calendar"})
+                CAL + name + ".ics",
+                data=text,
+                headers=alice_headers({"Content-Type": "text/calendar"}),
             )
             assert response.status_code == 201, (name, response.text)
     return apps
 
 
-def _user(extra: dict[str, str] | None = None) -> dict[str, str]:
+def alice_headers(extra: dict[str, str] | None = None) -> dict[str, str]:
     return {"X-Remote-User": USER, **(extra or {})}
 
 
@@ -131,7 +139,7 @@ def report(app: Client, body: str, depth: str = "1") -> dict[str, dict[str, str]
         CAL,
         method="REPORT",
         data=body,
-        headers=_user({"Depth": depth, "Content-Type": "application/xml"}),
+        headers=alice_headers({"Depth": depth, "Content-Type": "application/xml"}),
     )
     assert response.status_code in (200, 207), response.text
     if response.status_code == 200:
@@ -264,7 +272,9 @@ def test_listings_and_etags_match(twins: dict[str, Client]) -> None:
     )
 
     def listing(app: Client) -> dict[str, dict[str, str]]:
-        response = app.open(CAL, method="PROPFIND", data=body, headers=_user({"Depth": "1"}))
+        response = app.open(
+            CAL, method="PROPFIND", data=body, headers=alice_headers({"Depth": "1"})
+        )
         assert response.status_code == 207
         result = {}
         for entry in ET.fromstring(response.data).findall("D:response", NS):
@@ -284,7 +294,7 @@ def test_sync_reports_match_after_changes(twins: dict[str, Client]) -> None:
             f"<D:sync-token>{token}</D:sync-token><D:sync-level>1</D:sync-level>"
             "<D:prop><D:getetag/></D:prop></D:sync-collection>"
         )
-        response = app.open(CAL, method="REPORT", data=body, headers=_user())
+        response = app.open(CAL, method="REPORT", data=body, headers=alice_headers())
         assert response.status_code == 207
         root = ET.fromstring(response.data)
         entries = {
@@ -299,16 +309,16 @@ def test_sync_reports_match_after_changes(twins: dict[str, Client]) -> None:
     tokens = {name: sync(app)[0] for name, app in twins.items()}
     change: Callable[[Client], Any]
     for change in (
-        lambda app: app.delete(CAL + "single.ics", headers=_user()),
+        lambda app: app.delete(CAL + "single.ics", headers=alice_headers()),
         lambda app: app.put(
             CAL + "weekly.ics",
             data=make_event("weekly", at(2, 8)),
-            headers=_user({"Content-Type": "text/calendar"}),
+            headers=alice_headers({"Content-Type": "text/calendar"}),
         ),
         lambda app: app.put(
             CAL + "new.ics",
             data=make_event("new"),
-            headers=_user({"Content-Type": "text/calendar"}),
+            headers=alice_headers({"Content-Type": "text/calendar"}),
         ),
     ):
         for app in twins.values():
