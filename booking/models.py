@@ -157,6 +157,8 @@ class Booking(Base):
         Index("ix_booking_client_start", "client_id", "start"),
         Index("ix_booking_professional_start", "professional_id", "start"),
         Index("ix_booking_event_uid", "event_uid"),
+        # Sessions that ended lately (the invitation to review, in reviews).
+        Index("ix_booking_end", "end"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

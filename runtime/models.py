@@ -9,6 +9,7 @@ import caldav_server.models  # noqa: F401
 import directory.profiles  # noqa: F401
 import notifications.models  # noqa: F401
 import payments.models  # noqa: F401
+import reviews.models  # noqa: F401
 import sync.models  # noqa: F401
 import video.models  # noqa: F401
 from consult.db import Base

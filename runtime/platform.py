@@ -16,6 +16,7 @@ import caldav_server
 import directory
 import notifications
 import payments
+import reviews
 import sync
 import video
 from consult.config import Settings
@@ -27,7 +28,17 @@ from runtime.migrate import upgrade
 log = logging.getLogger(__name__)
 
 # Bottom to top: the order packages are included in.
-PACKAGES = (caldav_server, accounts, booking, directory, notifications, payments, sync, video)
+PACKAGES = (
+    caldav_server,
+    accounts,
+    booking,
+    directory,
+    notifications,
+    reviews,
+    payments,
+    sync,
+    video,
+)
 
 
 def create_platform(settings: Settings, role: Role = "web") -> Platform:

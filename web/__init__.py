@@ -41,6 +41,7 @@ from web.api import (
 from web.api import external_calendars as api_external_calendars
 from web.api import notifications as api_notifications
 from web.api import payments as api_payments
+from web.api import reviews as api_reviews
 from web.api import video as api_video
 from web.api.blueprint import bp as api_bp
 from web.pages import helpers, pro, pro_calendar, pro_hours, pro_profile, pro_services, public
@@ -48,7 +49,7 @@ from web.pages import helpers, pro, pro_calendar, pro_hours, pro_profile, pro_se
 # The modules that only add routes to a blueprint (web.api's bp, pages' pro.bp).
 ROUTE_MODULES = (
     *(auth, bookings, feed, professionals, scheduling, api_external_calendars),
-    *(api_notifications, api_payments, api_video),
+    *(api_notifications, api_payments, api_reviews, api_video),
     *(pro_calendar, pro_hours, pro_profile, pro_services),
 )
 
