@@ -57,6 +57,13 @@ from directory.profiles import (
     ProfileCategory,
     ProfileLanguage,
 )
+from reviews.services import (
+    PRIOR_MEAN,
+    PRIOR_WEIGHT,
+    platform_mean,
+    rating_totals,
+    ratings_of,
+)
 
 PER_PAGE = 10
 MAX_PAGE = 1000
@@ -65,7 +72,7 @@ MAX_QUERY_TERMS = 8
 MAX_RANGE_DAYS = 62
 MAX_PRICE = Decimal(1_000_000)
 MAX_AVAILABILITY_CANDIDATES = 500
-SORTS = ("relevance", "price", "next_free")
+SORTS = ("relevance", "price", "next_free", "rating")
 # How far "next free slot" looks, in growing steps so a busy week is found cheaply.
 NEXT_FREE_STEPS = (timedelta(days=7), timedelta(days=28), timedelta(days=90))
 NEGATIVE_TTL = timedelta(minutes=10)
@@ -90,6 +97,8 @@ class SearchQuery:
     sort: str = "relevance"
     page: int = 1
     zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    # Shown reviews averaging at least this many stars (1-5).
+    min_rating: float | None = None
 
     @property
     def filters_by_time(self) -> bool:
@@ -203,7 +212,8 @@ def parse_search(
             errors["available_to"] = f"Pick a range of at most {MAX_RANGE_DAYS} days."
     sort = get("sort").strip() or "relevance"
     if sort not in SORTS:
-        errors["sort"] = "Sort by relevance, price or next_free."
+        errors["sort"] = "Sort by relevance, price, next_free or rating."
+    min_rating = _rating(get("min_rating"), errors)
     page_text = get("page").strip() or "1"
     page = int(page_text) if page_text.isdigit() else 0
     if not 1 <= page <= MAX_PAGE:
@@ -222,7 +232,22 @@ def parse_search(
         sort=sort,
         page=page,
         zone=zone,
+        min_rating=min_rating,
     )
+
+
+def _rating(value: str, errors: dict[str, str]) -> float | None:
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        rating = float(value)
+    except ValueError:
+        rating = -1.0
+    if not 1 <= rating <= 5:  # also refuses nan and inf
+        errors["min_rating"] = "Use a number of stars from 1 to 5, e.g. 4 or 4.5."
+        return None
+    return rating
 
 
 # --- results ---------------------------------------------------------------------------
@@ -258,6 +283,9 @@ class ProfessionalHit:
     services: tuple[ServiceSummary, ...]
     next_free: datetime | None
     rank: float
+    # The average of shown reviews (one decimal) and their number.
+    rating: float | None = None
+    review_count: int = 0
 
     @property
     def lowest_price(self) -> ServiceSummary | None:
@@ -350,8 +378,9 @@ def _text_match(query: SearchQuery, dialect: str) -> tuple[Any, Any]:
     return and_(*conditions), rank
 
 
-def _candidates(query: SearchQuery, dialect: str) -> Select[Any]:
-    """SELECT user id, rank, lowest eligible price, name of every matching professional."""
+def _candidates(query: SearchQuery, dialect: str, prior_mean: float) -> Select[Any]:
+    """SELECT user id, rank, lowest eligible price, name and the Bayesian rating
+    (see :func:`reviews.services.bayesian_average`) of every matching professional."""
     lowest = (
         select(func.min(_normalized_price())).where(_eligible_services(query)).scalar_subquery()
     )
@@ -380,13 +409,26 @@ def _candidates(query: SearchQuery, dialect: str) -> Select[Any]:
                 ProfileLanguage.user_id == User.id, ProfileLanguage.language == query.language
             )
         )
-    return statement.add_columns(rank.label("rank"), lowest.label("lowest_price"))
+    stars, reviews_count = rating_totals(User.id)
+    if query.min_rating is not None:
+        statement = statement.where(reviews_count > 0, stars >= query.min_rating * reviews_count)
+    bayesian = (PRIOR_WEIGHT * prior_mean + stars) / (PRIOR_WEIGHT + reviews_count)
+    return statement.add_columns(
+        rank.label("rank"),
+        lowest.label("lowest_price"),
+        bayesian.label("bayesian"),
+        reviews_count.label("review_count"),
+    )
 
 
 def _ordered(statement: Select[Any], query: SearchQuery) -> Select[Any]:
     columns = statement.selected_columns
     if query.sort == "price":
         return statement.order_by(columns.lowest_price, columns.name, columns.id)
+    if query.sort == "rating":
+        # Unrated professionals after every rated one, whatever the platform's mean.
+        unrated = case((columns.review_count == 0, 1), else_=0)
+        return statement.order_by(unrated, columns.bayesian.desc(), columns.name, columns.id)
     if query.terms:
         return statement.order_by(columns.rank.desc(), columns.name, columns.id)
     return statement.order_by(columns.name, columns.id)
@@ -396,7 +438,8 @@ def search(session: Session, query: SearchQuery, now: datetime) -> SearchResult:
     """Run ``query``; the caller commits afterwards (slot computation may extend the
     busy-time index of recurring events, which writes)."""
     dialect = session.get_bind().dialect.name
-    statement = _ordered(_candidates(query, dialect), query)
+    prior = platform_mean(session) if query.sort == "rating" else PRIOR_MEAN
+    statement = _ordered(_candidates(query, dialect, prior), query)
     if not query.filters_by_time and query.sort != "next_free":
         total = session.scalar(
             select(func.count()).select_from(statement.order_by(None).subquery())
@@ -448,11 +491,12 @@ class _Batch:
     users: dict[int, User]
     profiles: dict[int, ProfessionalProfile]
     services: dict[int, list[Service]]
+    ratings: dict[int, tuple[float, int]]
 
 
 def _load(session: Session, query: SearchQuery, ids: Sequence[int]) -> _Batch:
     if not ids:
-        return _Batch({}, {}, {})
+        return _Batch({}, {}, {}, {})
     users = {user.id: user for user in session.scalars(select(User).where(User.id.in_(ids)))}
     profiles = {
         profile.user_id: profile
@@ -472,7 +516,7 @@ def _load(session: Session, query: SearchQuery, ids: Sequence[int]) -> _Batch:
     services: dict[int, list[Service]] = {}
     for service in session.scalars(eligible.order_by(Service.price_amount, Service.id)):
         services.setdefault(service.professional_id, []).append(service)
-    return _Batch(users, profiles, services)
+    return _Batch(users, profiles, services, ratings_of(session, ids))
 
 
 def _hits(
@@ -515,6 +559,8 @@ def _hit(batch: _Batch, user_id: int, next_free: datetime | None, rank: float) -
         ),
         next_free=next_free,
         rank=rank,
+        rating=batch.ratings.get(user_id, (None, 0))[0],
+        review_count=batch.ratings.get(user_id, (None, 0))[1],
     )
 
 
@@ -672,7 +718,7 @@ def next_free_for(
 ) -> datetime | None:
     """:func:`next_free_slot` for one professional, fingerprint included (for pages
     that show one professional)."""
-    batch = _Batch({professional.id: professional}, {}, {professional.id: list(services)})
+    batch = _Batch({professional.id: professional}, {}, {professional.id: list(services)}, {})
     return next_free_slot(
         session, professional, services, now, _fingerprints(session, batch)[professional.id]
     )

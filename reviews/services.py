@@ -211,7 +211,7 @@ def display_name(name: str) -> str:
     return f"{parts[0]} {parts[-1][0].upper()}."
 
 
-def _shown() -> Any:
+def shown() -> Any:
     """Reviews that appear publicly: not hidden by an operator, not of a no-show."""
     return Review.hidden_at.is_(None) & ~exists().where(NoShow.booking_id == Review.booking_id)
 
@@ -226,7 +226,7 @@ class RatingSummary:
 def rating_summary(session: Session, professional_id: int) -> RatingSummary:
     rows = session.execute(
         select(Review.rating, func.count())
-        .where(Review.professional_id == professional_id, _shown())
+        .where(Review.professional_id == professional_id, shown())
         .group_by(Review.rating)
     ).all()
     distribution = dict.fromkeys(range(1, 6), 0)
@@ -246,14 +246,23 @@ def ratings_of(session: Session, professional_ids: Iterable[int]) -> dict[int, t
         return {}
     rows = session.execute(
         select(Review.professional_id, func.avg(Review.rating), func.count())
-        .where(Review.professional_id.in_(ids), _shown())
+        .where(Review.professional_id.in_(ids), shown())
         .group_by(Review.professional_id)
     ).all()
     return {int(pid): (round(float(avg), 1), int(count)) for pid, avg, count in rows}
 
 
+def rating_totals(professional_id: Any) -> tuple[Any, Any]:
+    """(sum of stars, number of reviews) shown for the professional whose id is the
+    column ``professional_id``: correlated subqueries for a search statement."""
+    mine = (Review.professional_id == professional_id) & shown()
+    total = select(func.coalesce(func.sum(Review.rating), 0)).where(mine).scalar_subquery()
+    count = select(func.count()).select_from(Review).where(mine).scalar_subquery()
+    return total, count
+
+
 def platform_mean(session: Session) -> float:
-    mean = session.scalar(select(func.avg(Review.rating)).where(_shown()))
+    mean = session.scalar(select(func.avg(Review.rating)).where(shown()))
     return float(mean) if mean is not None else PRIOR_MEAN
 
 
@@ -293,7 +302,7 @@ def public_reviews(session: Session, professional_id: int, page: int = 1) -> Rev
         select(Review, User.name, Service.title)
         .join(User, User.id == Review.client_id)
         .join(Service, Service.id == Review.service_id)
-        .where(Review.professional_id == professional_id, _shown())
+        .where(Review.professional_id == professional_id, shown())
         .order_by(Review.created_at.desc(), Review.id.desc())
         .limit(PAGE_SIZE)
         .offset((page - 1) * PAGE_SIZE)
