@@ -1,10 +1,10 @@
 """``GET /api/v1/professionals``: the same search as the home page, as JSON.
 
 Parameters: ``q, category, language, min_price, max_price, available_from,
-available_to, sort (relevance | price | next_free | rating), min_rating, page`` and ``tz`` (the zone the
-``available_*`` dates are in; default UTC). Bad parameters get a 400 that names each
-one. Prices are in main currency units (``40`` or ``39.50``); amounts in the answer
-are minor units with their currency, as everywhere in the API.
+available_to, sort (relevance | price | next_free | rating), min_rating, page`` and
+``tz`` (the zone the ``available_*`` dates are in; default UTC). Bad parameters get
+a 400 that names each one. Prices are in main currency units (``40`` or ``39.50``);
+amounts in the answer are minor units with their currency, as everywhere in the API.
 """
 
 from __future__ import annotations

@@ -39,6 +39,7 @@ from consult.db import utcnow
 from directory import photos
 from directory import search as directory
 from directory.profiles import CATEGORIES, LANGUAGES, ProfessionalProfile, get_profile_by_principal
+from reviews.services import ReviewPage, public_reviews
 from web.extensions import sign_in
 from web.forms import BookingForm
 from web.ops import SLOT_SECONDS, timed
@@ -184,6 +185,38 @@ def _widget(
     return widget, notes
 
 
+def structured_data(user: User, headline: str, page: ReviewPage) -> dict[str, Any] | None:
+    """schema.org markup of the page (JSON-LD): the practice with its aggregate rating
+    and the reviews shown; None while there is no review (the rating would be empty)."""
+    summary = page.summary
+    if not summary.count:
+        return None
+    return {
+        "@context": "https://schema.org",
+        "@type": "ProfessionalService",
+        "name": user.name,
+        "description": headline or None,
+        "url": url_for("public.professional", principal=user.principal, _external=True),
+        "aggregateRating": {
+            "@type": "AggregateRating",
+            "ratingValue": summary.average,
+            "reviewCount": summary.count,
+            "bestRating": 5,
+            "worstRating": 1,
+        },
+        "review": [
+            {
+                "@type": "Review",
+                "author": {"@type": "Person", "name": review.reviewer},
+                "datePublished": review.created_at.date().isoformat(),
+                "reviewBody": review.text or None,
+                "reviewRating": {"@type": "Rating", "ratingValue": review.rating, "bestRating": 5},
+            }
+            for review in page.reviews
+        ],
+    }
+
+
 @bp.get("/p/<principal>")
 def professional(principal: str) -> Any:
     """The professional's public page; ``?service=&month=&date=&tz=`` drive the widget."""
@@ -208,8 +241,14 @@ def professional(principal: str) -> Any:
     if selected is not None:
         widget, widget_notes = _widget(user, selected, zone, now, request.args)
         notes.extend(widget_notes)
+    raw_page = request.args.get("reviews_page", "1")
+    review_page = public_reviews(
+        session, user.id, int(raw_page) if raw_page.isdigit() and len(raw_page) < 6 else 1
+    )
     session.commit()  # slot computation may extend the busy-time index
     context = {
+        "reviews": review_page,
+        "structured_data": structured_data(user, profile.headline, review_page),
         "profile": profile,
         "pro": user,
         "offered": offered,
