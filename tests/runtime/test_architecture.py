@@ -25,6 +25,7 @@ PACKAGES = (
     "directory",
     "notifications",
     "payments",
+    "reviews",
     "sync",
     "video",
     "web",
