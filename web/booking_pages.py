@@ -26,6 +26,9 @@ from consult.db import utcnow
 from web.forms import EmptyForm
 from web.links import links, manage_url
 from web.pages.helpers import VisitorZone, load_zone, user_names
+from web.review_pages import ACTIONS as REVIEW_ACTIONS
+from web.review_pages import act as review_act
+from web.review_pages import form_values, review_panel
 from web.session import get_session, get_settings
 
 bp = Blueprint("booking_pages", __name__)
@@ -79,8 +82,12 @@ def _render(
     *,
     as_professional: bool = False,
     signed_link: bool = False,
+    review_errors: dict[str, str] | None = None,
 ) -> Any:
     professional, client = _people(booking)
+    panel = review_panel(get_session(), booking, as_professional, utcnow())
+    if review_errors:
+        panel.errors, panel.values = review_errors, form_values(request.form.get("action", ""))
     other = client if as_professional else professional
     response = render_template(
         "bookings/detail.html",
@@ -95,17 +102,34 @@ def _render(
         form=EmptyForm(),
         as_professional=as_professional,
         signed_link=signed_link,
+        panel=panel,
     )
     get_session().commit()  # slot computation may extend the busy-time index
-    return response, 200
+    return response, 422 if review_errors else 200
 
 
-def _act(booking: Booking, by: Any, redirect_to: str) -> Any:
+def _act(
+    booking: Booking, by: Any, redirect_to: str, actor: User, zone: ZoneInfo, signed_link: bool
+) -> Any:
     form = EmptyForm()
     if not form.validate_on_submit():
         abort(400)
     session = get_session()
     action = request.form.get("action")
+    if action in REVIEW_ACTIONS:
+        errors = review_act(session, booking, actor, action, utcnow())
+        if errors:
+            as_professional = actor.id == booking.professional_id
+            return _render(
+                booking,
+                redirect_to,
+                zone,
+                as_professional=as_professional,
+                signed_link=signed_link,
+                review_errors=errors,
+            )
+        anchor = "#no-show" if "no_show" in action or action == "contest" else "#review"
+        return redirect(redirect_to + anchor)
     try:
         if action == "cancel":
             bookings.cancel(
@@ -160,14 +184,15 @@ def booking_detail(booking_id: int) -> Any:
     except BookingError:
         abort(404)
     here = url_for("booking_pages.booking_detail", booking_id=booking_id)
-    if request.method == "POST":
-        return _act(booking, bookings.role_in(booking, current_user.account), here)
     as_professional = current_user.id == booking.professional_id
     # A professional reads their bookings in their working zone; a client in theirs.
     if as_professional:
         zone = load_zone(current_user.timezone) or ZoneInfo("UTC")
     else:
         zone = VisitorZone(default=booking.client_timezone).zone
+    if request.method == "POST":
+        account = current_user.account
+        return _act(booking, bookings.role_in(booking, account), here, account, zone, False)
     return _render(booking, here, zone, as_professional=as_professional)
 
 
@@ -250,9 +275,12 @@ def manage(token: str) -> Any:
     if booking is None:
         abort(404)
     here = url_for("booking_pages.manage", token=token)
-    if request.method == "POST":
-        return _act(booking, "client", here)
     zone = VisitorZone(default=booking.client_timezone or "UTC").zone
+    if request.method == "POST":
+        client = session.get(User, booking.client_id)
+        if client is None:
+            abort(404)
+        return _act(booking, "client", here, client, zone, True)
     return _render(booking, here, zone, signed_link=True)
 
 
