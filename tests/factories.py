@@ -6,6 +6,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import update
+
+from booking.models import Booking
 from consult.db import Database
 from tests.helpers import bearer
 
@@ -107,3 +110,15 @@ def setup_professional(
     created = client.post("/api/v1/services", json=one_on_one(**service), headers=headers)
     assert created.status_code == 201, created.get_json()
     return pro, headers, created.get_json()
+
+
+def move_booking(database: Database, booking_id: int, end: datetime) -> None:
+    """Move a booking's times so that it ends at ``end`` (an hour long), in the
+    database only: how tests get sessions that took place, since nobody can book the
+    past."""
+    with database.session() as session:
+        session.execute(
+            update(Booking)
+            .where(Booking.id == booking_id)
+            .values(start=end - timedelta(hours=1), end=end)
+        )

@@ -103,6 +103,8 @@ def _render(
         as_professional=as_professional,
         signed_link=signed_link,
         panel=panel,
+        # A session that has begun can no longer be moved or cancelled (BookingClosed).
+        started=booking.start <= utcnow(),
     )
     get_session().commit()  # slot computation may extend the busy-time index
     return response, 422 if review_errors else 200

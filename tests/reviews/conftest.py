@@ -5,15 +5,13 @@ there, and the review rules depend only on the times and the status)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import update
 
-from booking.models import Booking
 from consult.db import Database, utcnow
-from tests.factories import at, iso, next_weekday, setup_professional
+from tests.factories import at, iso, move_booking, next_weekday, setup_professional
 from tests.helpers import bearer
 
 
@@ -33,24 +31,15 @@ class Meeting:
     booking_id: int
 
 
-def move_booking(database: Database, booking_id: int, end: datetime) -> None:
-    with database.session() as session:
-        session.execute(
-            update(Booking)
-            .where(Booking.id == booking_id)
-            .values(start=end - timedelta(hours=1), end=end)
-        )
-
-
 @pytest.fixture
 def book_session(client: Any, database: Database, make_user: Any) -> Any:
     """``book_session(ended=timedelta(hours=2), name="Maria Lopez")`` → a Meeting whose
     booking ended that long ago (``None``: left in the future)."""
     pro, pro_headers, service = setup_professional(client, database, make_user)
+    # 09:00 is on the service's grid every working day (later hours depend on its length).
     starts = iter(
-        at(next_weekday(weekday, weeks_ahead=week), f"{hour}:00")
-        for hour in range(9, 16)
-        for week in (1, 2)
+        at(next_weekday(weekday, weeks_ahead=week), "09:00")
+        for week in range(1, 9)
         for weekday in range(5)
     )
 

@@ -16,8 +16,8 @@ from notifications.models import OutboxMessage
 from notifications.service import NOTIFIER
 from reviews.models import NoShow
 from reviews.services import client_history, send_invitations
+from tests.factories import move_booking
 from tests.helpers import bearer
-from tests.reviews.conftest import move_booking
 
 pytestmark = pytest.mark.parametrize("db_backend", ["postgresql", "sqlite"], indirect=True)
 

@@ -12,8 +12,8 @@ from sqlalchemy import update
 
 from consult.db import Database, utcnow
 from reviews.models import Review
+from tests.factories import move_booking
 from tests.helpers import bearer
-from tests.reviews.conftest import move_booking
 
 pytestmark = pytest.mark.parametrize("db_backend", ["postgresql", "sqlite"], indirect=True)
 

@@ -83,6 +83,11 @@ def test_the_bayesian_order_and_the_minimum_rating(
     assert by_name["Eighty Near Five"] == {"average": 4.8, "count": 80}
     assert by_name["No Reviews"] == {"average": None, "count": 0}
 
+    page = client.get("/?sort=rating&min_rating=4.5").get_data(as_text=True)
+    assert page.index("Eighty Near Five") < page.index("One Five")
+    assert "Ten Fours" not in page
+    assert '4.8<span class="visually-hidden"> out of 5</span> · 80 reviews' in page
+
     four_up = client.get("/api/v1/professionals?min_rating=4").get_json()["results"]
     assert sorted(hit["name"] for hit in four_up) == ["Eighty Near Five", "One Five", "Ten Fours"]
     for bad in ("0", "6", "x", "nan", "inf"):

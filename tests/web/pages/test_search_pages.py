@@ -105,7 +105,7 @@ def test_pagination_links_keep_the_query(
     ("query", "message"),
     [
         ("min_price=cheap", "Enter an amount such as 40 or 39.50."),
-        ("sort=rating", "Sort by relevance, price or next_free."),
+        ("sort=stars", "Sort by relevance, price, next_free or rating."),
         ("available_from=2026-13-01", "Use a date like 2026-12-01."),
         ("category=astrology", "Choose a category from the list."),
         ("page=-1", "Use a page number from 1 to 1000."),
