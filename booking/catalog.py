@@ -28,6 +28,7 @@ from consult.text import InvalidText, clean_text
 
 MAX_TITLE = 120
 MAX_DESCRIPTION = 5000
+MAX_NO_SHOW_POLICY = 500
 MAX_DURATION_MINUTES = 24 * 60
 MAX_HORIZON_DAYS = 365
 MAX_CAPACITY = 1000
@@ -50,6 +51,7 @@ class ServiceInput:
     kind: str | None = None
     title: str | None = None
     description: str | None = None
+    no_show_policy: str | None = None
     duration_minutes: int | None = None
     price_amount: int | None = None
     price_currency: str | None = None
@@ -107,7 +109,12 @@ def parse_service_input(data: Mapping[str, Any], *, partial: bool) -> ServiceInp
         else:
             values["kind"] = kind
 
-    for name, limit in (("title", MAX_TITLE), ("description", MAX_DESCRIPTION)):
+    texts = (
+        ("title", MAX_TITLE),
+        ("description", MAX_DESCRIPTION),
+        ("no_show_policy", MAX_NO_SHOW_POLICY),
+    )
+    for name, limit in texts:
         value = data.get(name)
         if value is None:
             if name == "title" and not partial:
@@ -118,7 +125,7 @@ def parse_service_input(data: Mapping[str, Any], *, partial: bool) -> ServiceInp
             continue
         try:
             values[name] = clean_text(
-                value, max_length=limit, multiline=name == "description", required=False
+                value, max_length=limit, multiline=name != "title", required=False
             )
         except InvalidText as error:
             errors[name] = error.message

@@ -62,6 +62,9 @@ class Service(Base):
     kind: Mapped[str] = mapped_column(String(16))
     title: Mapped[str] = mapped_column(String(120))
     description: Mapped[str] = mapped_column(Text, default="")
+    # What happens when a client does not come, in the professional's words; shown
+    # when booking (migration 0014). A no-show is never refunded: it is no cancellation.
+    no_show_policy: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
     duration_minutes: Mapped[int] = mapped_column(Integer)
     price_amount: Mapped[int] = mapped_column(Integer, default=0)
     price_currency: Mapped[str] = mapped_column(String(3), default="EUR")

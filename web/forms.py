@@ -105,6 +105,7 @@ class ServiceForm(FlaskForm):
     )
     title = StringField("Title", validators=[Length(max=120)])
     description = TextAreaField("Description", validators=[Length(max=5000)])
+    no_show_policy = TextAreaField("No-show policy", validators=[Length(max=500)])
     duration_minutes = IntegerField(
         "Length (minutes)", default=50, validators=[InputRequired("Give the length.")]
     )

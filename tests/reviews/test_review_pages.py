@@ -6,7 +6,7 @@ PostgreSQL and SQLite."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 import pytest
@@ -15,6 +15,7 @@ from booking.links import manage_token
 from booking.models import Booking
 from consult.db import Database
 from reviews.models import NoShow, Review
+from tests.factories import at, iso, next_weekday
 from tests.helpers import TEST_SECRET_KEY, csrf_token, login
 
 pytestmark = pytest.mark.parametrize("db_backend", ["postgresql", "sqlite"], indirect=True)
@@ -141,3 +142,28 @@ def test_the_client_contests_a_no_show_from_the_signed_link(
     client.post(path, data={"csrf_token": token, "action": "undo_no_show"})
     with database.session() as session:
         assert session.get(NoShow, meeting.booking_id) is not None
+
+
+def test_a_services_no_show_policy_is_validated_and_shown_when_booking(
+    client: Any, book_session: Any, database: Database
+) -> None:
+    meeting = book_session(ended=None)
+    url = f"/api/v1/services/{meeting.service['id']}"
+    too_long = client.patch(url, json={"no_show_policy": "x" * 501}, headers=meeting.pro_headers)
+    assert too_long.status_code == 422
+    assert "no_show_policy" in too_long.get_json()["error"]["fields"]
+    bell = client.patch(url, json={"no_show_policy": "ring\x07"}, headers=meeting.pro_headers)
+    assert bell.status_code == 422
+    policy = "Missed sessions are charged in full.\nRebook any time."
+    saved = client.patch(url, json={"no_show_policy": policy}, headers=meeting.pro_headers)
+    assert saved.status_code == 200 and saved.get_json()["no_show_policy"] == policy
+
+    free = iso(at(next_weekday(0, weeks_ahead=10), "09:00").astimezone(UTC)).replace("+", "%2B")
+    principal = meeting.professional.principal
+    book_page = client.get(
+        f"/p/{principal}/book?service={meeting.service['id']}&start={free}&tz=Europe/Berlin"
+    ).get_data(as_text=True)
+    assert "<strong>If you do not come:</strong> Missed sessions are charged in full." in book_page
+    path = _manage_path(database, meeting.booking_id)
+    page = client.get(path).get_data(as_text=True)
+    assert 'data-testid="no-show-policy">Missed sessions are charged in full.' in page

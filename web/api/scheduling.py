@@ -34,6 +34,7 @@ def service_json(service: Service) -> dict[str, Any]:
         "kind": service.kind,
         "title": service.title,
         "description": service.description,
+        "no_show_policy": service.no_show_policy,
         "duration_minutes": service.duration_minutes,
         "price": {"amount": service.price_amount, "currency": service.price_currency},
         "buffer_before_minutes": service.buffer_before_minutes,

@@ -72,6 +72,7 @@ def _service_form(service: Service | None) -> ServiceForm:
         form.kind.data = service.kind
         form.title.data = service.title
         form.description.data = service.description
+        form.no_show_policy.data = service.no_show_policy
         form.duration_minutes.data = service.duration_minutes
         form.price.data = price_input(service.price_amount, service.price_currency)
         form.currency.data = service.price_currency
@@ -109,6 +110,7 @@ def _payload(form: ServiceForm, *, editing: Service | None) -> dict[str, Any] | 
     payload: dict[str, Any] = {
         "title": form.title.data or "",
         "description": form.description.data or "",
+        "no_show_policy": form.no_show_policy.data or "",
         "duration_minutes": form.duration_minutes.data,
         "price": {"amount": int(price.scaleb(exponent)), "currency": currency},
         "buffer_before_minutes": form.buffer_before_minutes.data or 0,
