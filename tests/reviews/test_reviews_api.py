@@ -12,7 +12,7 @@ from sqlalchemy import update
 
 from consult.db import Database, utcnow
 from reviews.models import Review
-from tests.factories import move_booking
+from tests.factories import at, group_class, iso, move_booking, next_weekday
 from tests.helpers import bearer
 
 pytestmark = pytest.mark.parametrize("db_backend", ["postgresql", "sqlite"], indirect=True)
@@ -178,3 +178,45 @@ def test_the_public_list_shows_first_names_newest_first_with_the_summary(
     assert created == sorted(created, reverse=True)
     assert all(r["created_at"].endswith("+00:00") for r in listing["reviews"])
     assert UTC  # reviews are stored and answered in UTC
+
+
+def test_each_seat_holder_reviews_the_class_occurrence_they_attended(
+    client: Any, database: Database, make_user: Any
+) -> None:
+    pro = make_user(role="professional", timezone="Europe/Berlin")
+    pro_headers = bearer(database, pro)
+    service = client.post(
+        "/api/v1/services", json=group_class(capacity=3), headers=pro_headers
+    ).get_json()
+    day = next_weekday(2, weeks_ahead=2)
+    created = client.post(
+        f"/api/v1/services/{service['id']}/sessions",
+        json={"start": iso(at(day, "18:00")), "rrule": "FREQ=WEEKLY;COUNT=2"},
+        headers=pro_headers,
+    )
+    assert created.status_code == 201, created.get_json()
+    seats = []
+    for name in ("Ann Smith", "Bob Jones"):
+        headers = bearer(database, make_user(role="client", name=name))
+        seat = client.post(
+            "/api/v1/bookings",
+            json={"service_id": service["id"], "start": iso(at(day, "18:00"))},
+            headers=headers,
+        )
+        assert seat.status_code == 201, seat.get_json()
+        seats.append((seat.get_json()["id"], headers))
+    for booking_id, _ in seats:
+        move_booking(database, booking_id, utcnow() - timedelta(hours=1))
+    for (booking_id, headers), rating in zip(seats, (5, 3), strict=True):
+        answer = client.post(
+            f"/api/v1/bookings/{booking_id}/review", json={"rating": rating}, headers=headers
+        )
+        assert answer.status_code == 201
+    # One seat holder cannot review another's seat.
+    other = client.post(
+        f"/api/v1/bookings/{seats[0][0]}/review", json={"rating": 1}, headers=seats[1][1]
+    )
+    assert other.status_code == 404
+    listing = client.get(f"/api/v1/professionals/{pro.principal}/reviews").get_json()
+    assert (listing["count"], listing["average"]) == (2, 4.0)
+    assert {r["service"] for r in listing["reviews"]} == {service["title"]}
