@@ -8,6 +8,7 @@ type). Views call :mod:`accounts.services`; nothing here imports Flask.
 from accounts.errors import (
     HTTP_STATUS,
     AccountError,
+    AccountSuspended,
     EmailTaken,
     InvalidCredentials,
     InvalidToken,
@@ -20,6 +21,7 @@ from consult.platform import Platform
 
 __all__ = [
     "AccountError",
+    "AccountSuspended",
     "AppPassword",
     "EmailTaken",
     "InvalidCredentials",

@@ -5,6 +5,7 @@ AccountError
 ├── EmailTaken           another account uses this email (any letter case)
 ├── InvalidCredentials   wrong email or password (never says which)
 ├── InvalidToken         an API token or signed link is bad, expired or revoked
+├── AccountSuspended     the password is right but an operator suspended the account
 └── TooManyAttempts      login throttled; ``retry_after`` seconds until it may work
 """
 
@@ -44,6 +45,14 @@ class InvalidToken(AccountError):
     pass
 
 
+class AccountSuspended(AccountError):
+    def __init__(self) -> None:
+        super().__init__(
+            "This account is suspended, so it cannot sign in. "
+            "Write to the platform's support if you think this is a mistake."
+        )
+
+
 class TooManyAttempts(AccountError):
     def __init__(self, retry_after: int) -> None:
         minutes = max(1, -(-retry_after // 60))
@@ -59,6 +68,7 @@ HTTP_STATUS: Mapping[type[Exception], tuple[int, str]] = MappingProxyType(
         EmailTaken: (409, "email_taken"),
         InvalidCredentials: (401, "invalid_credentials"),
         InvalidToken: (401, "invalid_token"),
+        AccountSuspended: (403, "account_suspended"),
         TooManyAttempts: (429, "too_many_attempts"),
     }
 )

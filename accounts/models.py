@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from consult.db import Base, UTCDateTime, utcnow
 
 
 class User(Base):
-    """A person. ``is_professional`` and ``is_client`` are independent roles."""
+    """A person. ``is_professional`` and ``is_client`` are independent roles;
+    ``is_operator`` (moderation) is granted only by ``consult admin create-operator``.
+    A suspended account (``suspended_at``) cannot sign in and is not listed."""
 
     __tablename__ = "user_account"
 
@@ -25,6 +27,7 @@ class User(Base):
     locale: Mapped[str] = mapped_column(String(16), default="en")
     is_professional: Mapped[bool] = mapped_column(Boolean, default=False)
     is_client: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_operator: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # The CalDAV principal (/dav/<principal>/); set when the account becomes a professional.
     principal: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
     # Bumped on password change: API tokens and sessions minted before it stop working.
@@ -36,6 +39,9 @@ class User(Base):
     token_version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set by an operator; the reason is for the operators' records, not shown publicly.
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    suspension_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     app_passwords: Mapped[list[AppPassword]] = relationship(
         back_populates="user", cascade="all, delete-orphan", order_by="AppPassword.id"

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from accounts.errors import (
+    AccountSuspended,
     EmailTaken,
     InvalidCredentials,
     InvalidToken,
@@ -72,11 +73,22 @@ def _check_password(password: Any, min_length: int, field: str = "password") -> 
     return {}
 
 
+def email_problem(email: Any) -> str | None:
+    """Why ``email`` is not an address an account can have, or None when it is."""
+    if not isinstance(email, str) or not email.strip():
+        return "Enter your email address."
+    if len(email) > 254 or has_control_characters(email) or not _EMAIL_RE.match(email.strip()):
+        return "Enter a valid email address."
+    return None
+
+
 @dataclass(frozen=True)
 class Registration:
     email: str
     password: str
     name: str
+    # "professional" or "client"; "" makes an account with neither role (an operator
+    # made by ``consult admin create-operator``).
     role: str
     timezone: str = "UTC"
 
@@ -85,10 +97,9 @@ def validate_registration(data: Mapping[str, Any], min_password_length: int) -> 
     """Check a registration payload; raise ValidationError listing every bad field."""
     errors: dict[str, str] = {}
     email = data.get("email")
-    if not isinstance(email, str) or not email.strip():
-        errors["email"] = "Enter your email address."
-    elif len(email) > 254 or has_control_characters(email) or not _EMAIL_RE.match(email.strip()):
-        errors["email"] = "Enter a valid email address."
+    problem = email_problem(email)
+    if problem is not None:
+        errors["email"] = problem
     name = data.get("name")
     if not isinstance(name, str) or not name.strip():
         errors["name"] = "Enter your name."
@@ -282,7 +293,7 @@ def find_browser_session(session: Session, token: Any) -> tuple[BrowserSession, 
     row = session.execute(
         select(BrowserSession, User)
         .join(User, User.id == BrowserSession.user_id)
-        .where(BrowserSession.token_hash == _sha256(token))
+        .where(BrowserSession.token_hash == _sha256(token), User.suspended_at.is_(None))
     ).first()
     return None if row is None else (row[0], row[1])
 
@@ -379,8 +390,10 @@ def authenticate(
 ) -> User:
     """Return the user whose email and account password match.
 
-    Raises TooManyAttempts before checking anything when a limit is reached, and
-    InvalidCredentials (recording the failure) otherwise.
+    Raises TooManyAttempts before checking anything when a limit is reached,
+    InvalidCredentials (recording the failure) for a wrong email or password, and
+    AccountSuspended for the right password of a suspended account (only someone
+    who knows the password learns that it is suspended).
     """
     now = now or utcnow()
     if not isinstance(email, str) or not isinstance(password, str) or len(email) > 254:
@@ -400,6 +413,8 @@ def authenticate(
         raise InvalidCredentials()
     # A success clears this address's strikes on this account, not the others.
     session.execute(delete(LoginAttempt).where(LoginAttempt.key == keys[0][0]))
+    if user.suspended_at is not None:
+        raise AccountSuspended()
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return user
@@ -437,6 +452,8 @@ def authenticate_dav(
             )
         )
         if app_password is not None:
+            if user.suspended_at is not None:
+                raise AccountSuspended()
             app_password.last_used_at = now
             return user, app_password
     return authenticate(session, user.email if user else login, password, ip, policy, now), None
@@ -545,6 +562,8 @@ def user_from_access_token(session: Session, token: str, secret_key: str) -> Use
         or claims.get("tv") != user.token_version
     ):
         raise InvalidToken("The access token is no longer valid; sign in again.")
+    if user.suspended_at is not None:  # suspending bumps the versions; this is the backstop
+        raise InvalidToken("This account is suspended.")
     return user
 
 
@@ -590,6 +609,8 @@ def refresh_tokens(
     user = session.get(User, stored.user_id)
     if user is None:
         raise InvalidToken("The refresh token is not valid.")
+    if user.suspended_at is not None:
+        raise AccountSuspended()
     return issue_tokens(session, user, secret_key, access_ttl, refresh_ttl)
 
 

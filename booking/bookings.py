@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from accounts.models import User
 from booking import events
 from booking.busy_index import expect_blocks
-from booking.catalog import get_public_service, new_event_uid
+from booking.catalog import get_public_service, is_suspended, new_event_uid
 from booking.core.ical.write import (
     Attendee,
     add_attendee,
@@ -210,6 +210,10 @@ def book(
     )
     store = CalendarStore(session)
     calendars = _locked_calendars(session, store, professional)
+    # Again under the lock: a suspension holds it while it cancels the bookings, so a
+    # booking that waited for it must not slip in after.
+    if is_suspended(session, professional.id):
+        raise ServiceNotFound()
     details = {
         "client_note": note,
         "client_timezone": client_timezone or client.timezone,
@@ -527,6 +531,29 @@ def list_bookings_for(
     else:
         query = query.order_by(Booking.start)
     return list(session.scalars(query))
+
+
+def lock_professional(session: Session, professional: User) -> None:
+    """Take ``professional``'s calendar write lock (the one every booking takes) until
+    the transaction ends, so nobody books them meanwhile."""
+    if professional.principal is not None:
+        _locked_calendars(session, CalendarStore(session), professional)
+
+
+def upcoming_bookings_of(session: Session, professional_id: int, now: datetime) -> list[Booking]:
+    """The professional's active bookings (held or confirmed) that start after
+    ``now``, soonest first: those a cancellation of everything would cancel."""
+    return list(
+        session.scalars(
+            select(Booking)
+            .where(
+                Booking.professional_id == professional_id,
+                Booking.status.in_(ACTIVE_STATUSES),
+                Booking.start > now,
+            )
+            .order_by(Booking.start, Booking.id)
+        )
+    )
 
 
 def role_in(booking: Booking, user: User) -> Actor:

@@ -346,13 +346,23 @@ def get_own_service(session: Session, professional: User, service_id: int) -> Se
 
 
 def get_public_service(session: Session, service_id: int, viewer: User | None = None) -> Service:
-    """A service anyone may see: published and not deleted, or the viewer's own."""
+    """A service anyone may see: published and not deleted, or the viewer's own; never
+    one of a suspended professional (ServiceNotFound, as if it did not exist)."""
     service = session.get(Service, service_id)
     if service is None or service.deleted_at is not None:
+        raise ServiceNotFound()
+    if is_suspended(session, service.professional_id):
         raise ServiceNotFound()
     if not service.is_published and (viewer is None or viewer.id != service.professional_id):
         raise ServiceNotFound()
     return service
+
+
+def is_suspended(session: Session, user_id: int) -> bool:
+    """Whether an operator has suspended the account, read from the database now
+    (not from an object the session may hold from before a lock was taken)."""
+    suspended_at = session.scalar(select(User.suspended_at).where(User.id == user_id))
+    return suspended_at is not None
 
 
 def list_services(

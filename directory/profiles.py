@@ -178,11 +178,16 @@ def ensure_profile(session: Session, user: User) -> ProfessionalProfile:
 
 
 def get_profile_by_principal(session: Session, principal: str) -> ProfessionalProfile | None:
-    """The listed professional whose public address is ``/p/<principal>``, or None."""
+    """The listed professional whose public address is ``/p/<principal>``, or None
+    (also for a suspended one: their page is gone while the suspension lasts)."""
     if not isinstance(principal, str) or not re.fullmatch(r"[a-z0-9-]{1,64}", principal):
         return None
     user = session.scalar(
-        select(User).where(User.principal == principal, User.is_professional.is_(True))
+        select(User).where(
+            User.principal == principal,
+            User.is_professional.is_(True),
+            User.suspended_at.is_(None),
+        )
     )
     if user is None:
         return None

@@ -391,6 +391,7 @@ def _candidates(query: SearchQuery, dialect: str, prior_mean: float) -> Select[A
         .where(
             User.is_professional.is_(True),
             User.principal.is_not(None),
+            User.suspended_at.is_(None),
             exists().where(_eligible_services(query)),
         )
     )

@@ -54,7 +54,8 @@ class Review(Base):
 
 class NoShow(Base):
     """The professional's mark that the client of ``booking_id`` did not come, and
-    the client's contest of it (``contested_at``, with their words)."""
+    the client's contest of it (``contested_at``, with their words), which waits in
+    the operators' queue until one of them marks it handled (``contest_handled_at``)."""
 
     __tablename__ = "no_show"
 
@@ -64,6 +65,7 @@ class NoShow(Base):
     marked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     contested_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     contest_text: Mapped[str] = mapped_column(Text, default="")
+    contest_handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
 # Who may write a review and for how long (the rules of issue 19).

@@ -7,6 +7,7 @@ import accounts.models  # noqa: F401
 import booking.models  # noqa: F401
 import caldav_server.models  # noqa: F401
 import directory.profiles  # noqa: F401
+import moderation.models  # noqa: F401
 import notifications.models  # noqa: F401
 import payments.models  # noqa: F401
 import reviews.models  # noqa: F401

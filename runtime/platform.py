@@ -14,6 +14,7 @@ import accounts
 import booking
 import caldav_server
 import directory
+import moderation
 import notifications
 import payments
 import reviews
@@ -35,6 +36,7 @@ PACKAGES = (
     directory,
     notifications,
     reviews,
+    moderation,
     payments,
     sync,
     video,

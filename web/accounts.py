@@ -12,7 +12,13 @@ from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
 from accounts import services
-from accounts.errors import EmailTaken, InvalidCredentials, TooManyAttempts, ValidationError
+from accounts.errors import (
+    AccountSuspended,
+    EmailTaken,
+    InvalidCredentials,
+    TooManyAttempts,
+    ValidationError,
+)
 from web.extensions import sign_in, sign_out
 from web.forms import AppPasswordForm, EmptyForm, LoginForm, PasswordChangeForm, RegisterForm
 from web.session import get_session, get_settings
@@ -104,6 +110,9 @@ def login() -> Any:
             return response[0], 429, {"Retry-After": str(error.retry_after)}
         except InvalidCredentials as error:
             form.form_errors.append(error.message)
+        except AccountSuspended as error:
+            form.form_errors.append(error.message)
+            return render_template("accounts/login.html", form=form), 403
         else:
             sign_in(user)
             return redirect(_safe_next(url_for("home.index")))

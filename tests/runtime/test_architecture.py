@@ -23,6 +23,7 @@ PACKAGES = (
     "plugins",
     "booking",
     "directory",
+    "moderation",
     "notifications",
     "payments",
     "reviews",

@@ -49,6 +49,9 @@ def review_json(review: Review, viewer: User) -> dict[str, Any]:
         ),
         "hidden": review.hidden_at is not None,
     }
+    if review.hidden_at is not None:
+        # Both sides learn why an operator hid it (issue 19).
+        body["hidden_reason"] = review.hidden_reason
     if viewer.id == review.professional_id:
         body["reported"] = review.reported_at is not None
     return body
@@ -159,7 +162,11 @@ def report_review(review_id: int) -> Any:
 def professional_reviews(principal: str) -> Any:
     session = get_session()
     professional = session.scalar(
-        select(User).where(User.principal == principal[:64], User.is_professional.is_(True))
+        select(User).where(
+            User.principal == principal[:64],
+            User.is_professional.is_(True),
+            User.suspended_at.is_(None),
+        )
     )
     if professional is None:
         raise ApiError(404, "not_found", "No such professional.")
