@@ -305,9 +305,7 @@ def suspend(
     return Suspension(user, cancelled)
 
 
-def unsuspend(
-    session: Session, operator: User, user_id: int, reason: Any, now: datetime
-) -> User:
+def unsuspend(session: Session, operator: User, user_id: int, reason: Any, now: datetime) -> User:
     """Lift a suspension: the account can sign in and is listed again (bookings
     cancelled by the suspension stay cancelled). ``reason`` is optional."""
     user = get_account(session, operator, user_id)
@@ -371,9 +369,7 @@ def create_operator(session: Session, email: Any) -> OperatorGrant:
         raise ModerationInvalid({"email": problem})
     assert isinstance(email, str)
     address = email.strip()
-    existing = session.scalar(
-        select(User).where(User.email_normalized == normalize_email(address))
-    )
+    existing = session.scalar(select(User).where(User.email_normalized == normalize_email(address)))
     if existing is not None:
         already = existing.is_operator
         existing.is_operator = True

@@ -6,6 +6,7 @@ consult db upgrade | current          Alembic migrations
 consult dav import FOLDER | export FOLDER
                                       move calendars in from / out to Radicale's file storage
 consult video [--host H] [--port P]   the aiortc media relay (video fallback), its own process
+consult admin create-operator EMAIL   give an account the operator role (or create one)
 consult config                        print the documented config.ini
 """
 
@@ -22,10 +23,13 @@ from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 from werkzeug.serving import run_simple
 
+from accounts.errors import EmailTaken
 from caldav_server import transfer
 from caldav_server.errors import TransferError
 from consult.config import ConfigError, Settings, load_settings, render_config_ini
 from consult.logs import configure_logging
+from moderation.errors import ModerationInvalid
+from moderation.services import create_operator
 from runtime.app import create_app
 from runtime.migrate import current_heads, upgrade
 from runtime.platform import create_platform
@@ -106,6 +110,34 @@ def cmd_video(args: argparse.Namespace) -> int:
     return run_relay(VideoConfig.from_settings(settings), host=args.host, port=args.port)
 
 
+def cmd_admin(args: argparse.Namespace) -> int:
+    """``admin create-operator EMAIL``: the one way to the operator role."""
+    settings = _settings(args)
+    platform = create_platform(settings, "command")
+    try:
+        upgrade(platform.database.engine)
+        with platform.database.session() as session:
+            grant = create_operator(session, args.email)
+            email = grant.user.email
+    except ModerationInvalid as error:
+        reason = error.fields.get("email", error.message)
+        print(f"consult: {args.email!r} is not a usable email address: {reason}", file=sys.stderr)
+        return 2
+    except EmailTaken as error:  # registered meanwhile: run the command again
+        print(f"consult: {error.message}", file=sys.stderr)
+        return 2
+    finally:
+        platform.shutdown()
+    if grant.created:
+        print(f"Created the operator account {email}.")
+        print(f"Its password (shown only now; change it after signing in): {grant.password}")
+    elif grant.already:
+        print(f"{email} is an operator already; nothing changed.")
+    else:
+        print(f"{email} is an operator now.")
+    return 0
+
+
 def cmd_config(args: argparse.Namespace) -> int:
     print(render_config_ini())
     return 0
@@ -140,6 +172,14 @@ def build_parser() -> argparse.ArgumentParser:
     video.add_argument("--host", help="address of the relay's control API")
     video.add_argument("--port", type=int, help="port of the relay's control API")
     video.set_defaults(func=cmd_video)
+
+    admin = commands.add_parser("admin", help="administer accounts")
+    admin_commands = admin.add_subparsers(dest="admin_command", required=True)
+    create = admin_commands.add_parser(
+        "create-operator", help="give an account the operator role, or create one"
+    )
+    create.add_argument("email", help="the account's email address")
+    create.set_defaults(func=cmd_admin)
 
     config = commands.add_parser("config", help="print the documented config.ini")
     config.set_defaults(func=cmd_config)

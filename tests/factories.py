@@ -1,7 +1,10 @@
-"""Small factories for tests: API tokens, services, open hours, dates to book."""
+"""Small factories for tests: API tokens, services, open hours, dates to book, and
+sessions booked through the API (moved into the past where a test needs that)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -9,7 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import update
 
 from booking.models import Booking
-from consult.db import Database
+from consult.db import Database, utcnow
 from tests.helpers import bearer
 
 WORKWEEK = {
@@ -122,3 +125,43 @@ def move_booking(database: Database, booking_id: int, end: datetime) -> None:
             .where(Booking.id == booking_id)
             .values(start=end - timedelta(hours=1), end=end)
         )
+
+
+@dataclass
+class Meeting:
+    professional: Any
+    pro_headers: dict[str, str]
+    client_user: Any
+    client_headers: dict[str, str]
+    service: dict[str, Any]
+    booking_id: int
+
+
+def session_booker(client: Any, database: Database, make_user: Any) -> Callable[..., Meeting]:
+    """A professional with one one-on-one service, and ``book(ended=timedelta(hours=2),
+    name="Maria Lopez")`` → a Meeting: a new client's booking of it, made through the
+    API, that ended that long ago (``None``: left in the future)."""
+    pro, pro_headers, service = setup_professional(client, database, make_user)
+    # 09:00 is on the service's grid every working day (later hours depend on its length).
+    starts = iter(
+        at(next_weekday(weekday, weeks_ahead=week), "09:00")
+        for week in range(1, 9)
+        for weekday in range(5)
+    )
+
+    def book(ended: timedelta | None = timedelta(hours=2), name: str = "Maria Lopez") -> Meeting:
+        customer = make_user(role="client", name=name)
+        headers = bearer(database, customer)
+        start = next(starts)
+        response = client.post(
+            "/api/v1/bookings",
+            json={"service_id": service["id"], "start": iso(start)},
+            headers=headers,
+        )
+        assert response.status_code == 201, response.get_json()
+        booking_id = response.get_json()["id"]
+        if ended is not None:
+            move_booking(database, booking_id, utcnow() - ended)
+        return Meeting(pro, pro_headers, customer, headers, service, booking_id)
+
+    return book

@@ -40,16 +40,26 @@ from web.api import (
 )
 from web.api import external_calendars as api_external_calendars
 from web.api import notifications as api_notifications
+from web.api import operator as api_operator
 from web.api import payments as api_payments
 from web.api import reviews as api_reviews
 from web.api import video as api_video
 from web.api.blueprint import bp as api_bp
-from web.pages import helpers, pro, pro_calendar, pro_hours, pro_profile, pro_services, public
+from web.pages import (
+    helpers,
+    operator,
+    pro,
+    pro_calendar,
+    pro_hours,
+    pro_profile,
+    pro_services,
+    public,
+)
 
 # The modules that only add routes to a blueprint (web.api's bp, pages' pro.bp).
 ROUTE_MODULES = (
     *(auth, bookings, feed, professionals, scheduling, api_external_calendars),
-    *(api_notifications, api_payments, api_reviews, api_video),
+    *(api_notifications, api_operator, api_payments, api_reviews, api_video),
     *(pro_calendar, pro_hours, pro_profile, pro_services),
 )
 
@@ -92,6 +102,7 @@ def build_app(platform: Platform) -> Flask:
     app.register_blueprint(booking_pages.bp)
     app.register_blueprint(public.bp)
     app.register_blueprint(pro.bp)
+    app.register_blueprint(operator.bp)
     app.add_template_global(public.photo_url, "photo_url")
     app.add_template_global(profiles.initials, "initials")
     for name, function in helpers.template_helpers().items():

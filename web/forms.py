@@ -9,6 +9,7 @@ from wtforms import (
     BooleanField,
     DateField,
     EmailField,
+    HiddenField,
     IntegerField,
     PasswordField,
     RadioField,
@@ -24,6 +25,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from accounts.services import MAX_PASSWORD_LENGTH
 from directory.profiles import CATEGORIES, LANGUAGES, MAX_BIO, MAX_HEADLINE
+from moderation.models import MAX_REASON
 
 
 class RegisterForm(FlaskForm):
@@ -159,3 +161,18 @@ class BookingForm(FlaskForm):
     name = StringField("Your name", validators=[Length(max=120)])
     email = EmailField("Email", validators=[Length(max=254)])
     password = PasswordField("Choose a password", validators=[Length(max=MAX_PASSWORD_LENGTH)])
+
+
+# --- operator pages ---------------------------------------------------------------------
+
+
+class ReasonForm(FlaskForm):
+    """An operator's action with a reason; the moderation service checks the reason
+    (required or not, its length), so its message is the API's too."""
+
+    reason = TextAreaField("Reason", render_kw={"maxlength": MAX_REASON})
+
+
+class SuspendForm(ReasonForm):
+    # "1" on the confirm page's form, after the operator saw what it cancels.
+    confirm = HiddenField(default="")

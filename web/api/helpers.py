@@ -6,7 +6,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import g, request
+from flask import abort, g, request
 from sqlalchemy.orm import Session
 
 from accounts.errors import InvalidToken
@@ -133,6 +133,21 @@ def require_professional(view: F) -> F:
         user = bearer_user(get_session())
         if not user.is_professional:
             raise ApiError(403, "forbidden", "Only professionals can do this.")
+        g.user = user
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def require_operator(view: F) -> F:
+    """Like :func:`require_user`, and the account must be an operator; anyone else
+    gets the 404 of a URL that does not exist, so the area is not revealed."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        user = bearer_user(get_session())
+        if not user.is_operator:
+            abort(404)
         g.user = user
         return view(*args, **kwargs)
 

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from flask import render_template, request
+from flask import abort, render_template, request
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -163,6 +163,19 @@ def professional_required(view: F) -> F:
                 "This page is for professionals. Your account books sessions; to offer "
                 "sessions, create a professional account.",
             )
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def operator_required(view: F) -> F:
+    """Decorator: signed in as an operator, else the 404 of a page that does not
+    exist (not the sign-in page), so the operators' area is not revealed."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated or not current_user.account.is_operator:
+            abort(404)
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
