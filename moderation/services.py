@@ -166,7 +166,14 @@ def queue(session: Session, operator: User) -> Queue:
 
 
 def _review(session: Session, review_id: int) -> Review:
-    review = session.get(Review, review_id, with_for_update=True, populate_existing=True)
+    # Locked for the check-then-write; OF review, as the booking is joined in eagerly
+    # (PostgreSQL refuses FOR UPDATE on the nullable side of that outer join).
+    review = session.scalar(
+        select(Review)
+        .where(Review.id == review_id)
+        .with_for_update(of=Review)
+        .execution_options(populate_existing=True)
+    )
     if review is None:
         raise ModerationNotFound("review")
     return review

@@ -89,6 +89,7 @@ def build_app(platform: Platform) -> Flask:
     app.extensions["consult.platform"] = platform
     ops.init_app(app, platform)  # first: every request gets its id, even a refused one
     guards.init_app(app)  # before any route with <int:...>: they compile with its converter
+    operator.init_app(app)  # before CSRF: a refused form must not reveal the area
     csrf = extensions.init_app(app)
     session.init_app(app)
     errors.init_app(app, platform)

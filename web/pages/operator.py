@@ -2,15 +2,17 @@
 contested no-shows, accounts (find by email, suspend after a confirm step that says
 how many bookings it cancels, unsuspend) and the action log.
 
-Anyone but an operator gets the 404 of a page that does not exist. Every form
-carries its CSRF token (Flask-WTF refuses a POST without it before the view runs).
+Anyone but an operator gets the 404 of a page that does not exist, for every path
+under ``/operator`` and every method: :func:`init_app` answers it before the CSRF
+check, which would otherwise tell a POST without a token that the form exists.
+Every form carries its CSRF token (Flask-WTF refuses a POST without it).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from consult.db import utcnow
@@ -20,7 +22,21 @@ from web.forms import ReasonForm, SuspendForm
 from web.pages.helpers import operator_required
 from web.session import get_session
 
-bp = Blueprint("operator", __name__, url_prefix="/operator")
+PREFIX = "/operator"
+bp = Blueprint("operator", __name__, url_prefix=PREFIX)
+
+
+def _only_operators() -> None:
+    if request.path != PREFIX and not request.path.startswith(PREFIX + "/"):
+        return
+    if not current_user.is_authenticated or not current_user.account.is_operator:
+        abort(404)
+
+
+def init_app(app: Flask) -> None:
+    """Hide the area from everyone but operators; call it before CSRF protection is
+    set up, so that this check runs first."""
+    app.before_request(_only_operators)
 
 
 def _problem(error: ModerationInvalid | ActionNotAllowed) -> tuple[str, int]:
