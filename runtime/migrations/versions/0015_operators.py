@@ -1,12 +1,13 @@
 """operators: the operator role and suspension on accounts, the handled mark of a
 contested no-show, and the log of operator actions
 
-Revision ID: 0014_operators
-Revises: 0013_reviews
+Revision ID: 0015_operators
+Revises: 0014_no_show_policy
 Create Date: 2026-12-04 02:00:36
 
 Existing accounts are neither operators nor suspended (server defaults), so the
-columns can be NOT NULL at once.
+columns can be NOT NULL at once. Numbered after 0014_no_show_policy, which reached
+main while this was written (one head).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from alembic import op
 import consult.db
 
 
-revision = "0014_operators"
-down_revision = "0013_reviews"
+revision = "0015_operators"
+down_revision = "0014_no_show_policy"
 branch_labels = None
 depends_on = None
 
