@@ -49,6 +49,7 @@ from booking.errors import (
 )
 from booking.models import (
     ACTIVE_STATUSES,
+    BOOKING_SOURCES,
     CANCELLED,
     CONFIRMED,
     HELD,
@@ -193,6 +194,7 @@ def book(
     note: str | None = None,
     client_timezone: str | None = None,
     status: str = CONFIRMED,
+    source: str = "direct",
 ) -> Booking:
     """Book ``start`` of the service for ``client``: a one-on-one slot or one seat of
     the group session starting then. Raises SlotUnavailable (taken meanwhile),
@@ -218,6 +220,8 @@ def book(
         "client_note": note,
         "client_timezone": client_timezone or client.timezone,
         "status": status,
+        # An unknown source (a hand-edited link) is counted as the professional's own.
+        "source": source if source in BOOKING_SOURCES else "direct",
     }
     if service.is_group:
         booking = _book_seat(

@@ -41,6 +41,8 @@ CANCELLED = "cancelled"
 # A slot or seat kept while the client pays (see :mod:`payments`): it is taken for
 # everyone else, but nobody has been invited yet.
 HELD = "held"
+# Where a client came from when booking (Booking.source).
+BOOKING_SOURCES = ("search", "direct", "embed", "api")
 # Statuses that hold a slot or a seat.
 ACTIVE_STATUSES = (CONFIRMED, HELD)
 _ACTIVE_SQL = "status IN ('confirmed', 'held')"
@@ -181,6 +183,11 @@ class Booking(Base):
     sequence: Mapped[int] = mapped_column(Integer, default=0)
     client_note: Mapped[str] = mapped_column(Text, default="")
     client_timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # Where the client came from (insights): "search" (a search result), "direct" (the
+    # professional's own link), "embed" (the widget on another site), "api".
+    source: Mapped[str] = mapped_column(
+        String(16), default="direct", server_default=text("'direct'")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

@@ -49,6 +49,7 @@ def start_checkout(
     hold: timedelta,
     note: str | None = None,
     client_timezone: str | None = None,
+    source: str = "direct",
 ) -> Booking:
     """Book ``start`` of the service for ``client``: confirmed at once when it is free;
     held for ``hold`` with a payment (status "pending") when it costs something. The
@@ -70,6 +71,7 @@ def start_checkout(
             links=links,
             note=note,
             client_timezone=client_timezone,
+            source=source,
         )
     if gateway is None:
         raise PaymentsUnavailable()
@@ -102,6 +104,7 @@ def start_checkout(
             note=note,
             client_timezone=client_timezone,
             status=HELD,
+            source=source,
         )
     except BaseException:
         _cancel_quietly(gateway, intent.id)

@@ -14,6 +14,7 @@ import accounts
 import booking
 import caldav_server
 import directory
+import insights
 import moderation
 import notifications
 import payments
@@ -40,6 +41,7 @@ PACKAGES = (
     payments,
     sync,
     video,
+    insights,
 )
 
 

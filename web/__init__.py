@@ -39,6 +39,7 @@ from web.api import (
     scheduling,
 )
 from web.api import external_calendars as api_external_calendars
+from web.api import insights as api_insights
 from web.api import notifications as api_notifications
 from web.api import operator as api_operator
 from web.api import payments as api_payments
@@ -51,6 +52,7 @@ from web.pages import (
     pro,
     pro_calendar,
     pro_hours,
+    pro_insights,
     pro_profile,
     pro_services,
     public,
@@ -59,8 +61,8 @@ from web.pages import (
 # The modules that only add routes to a blueprint (web.api's bp, pages' pro.bp).
 ROUTE_MODULES = (
     *(auth, bookings, feed, professionals, scheduling, api_external_calendars),
-    *(api_notifications, api_operator, api_payments, api_reviews, api_video),
-    *(pro_calendar, pro_hours, pro_profile, pro_services),
+    *(api_insights, api_notifications, api_operator, api_payments, api_reviews, api_video),
+    *(pro_calendar, pro_hours, pro_insights, pro_profile, pro_services),
 )
 
 __all__ = ["build_app"]

@@ -89,7 +89,13 @@ def can_charge() -> bool:
 
 
 def book_or_hold(
-    client: User, service_id: int, start: Any, *, note: str | None, client_timezone: str | None
+    client: User,
+    service_id: int,
+    start: Any,
+    *,
+    note: str | None,
+    client_timezone: str | None,
+    source: str = "direct",
 ) -> Booking:
     """Book ``start`` for ``client`` in the request's session: confirmed at once for a
     free service, held with a payment for a paid one (see
@@ -106,6 +112,7 @@ def book_or_hold(
         hold=context.hold,
         note=note,
         client_timezone=client_timezone,
+        source=source,
     )
 
 

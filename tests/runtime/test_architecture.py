@@ -27,6 +27,7 @@ PACKAGES = (
     "notifications",
     "payments",
     "reviews",
+    "insights",
     "sync",
     "video",
     "web",

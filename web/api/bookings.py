@@ -60,7 +60,12 @@ def create_booking() -> Any:
     session = get_session()
     # A paid service is held while the client pays (payment.client_secret in the answer).
     booking = book_or_hold(
-        g.user, int(service_id or 0), start, note=note, client_timezone=g.user.timezone
+        g.user,
+        int(service_id or 0),
+        start,
+        note=note,
+        client_timezone=g.user.timezone,
+        source="api",
     )
     body = booking_json(booking, g.user)  # read in the same transaction: no second one
     session.commit()

@@ -24,6 +24,7 @@ from flask import (
     send_from_directory,
     url_for,
 )
+from flask import session as flask_session
 from flask_login import current_user
 
 from accounts import services
@@ -33,7 +34,7 @@ from booking import catalog, scheduling
 from booking.core.intervals import Interval, local_midnight
 from booking.core.slots import Slot
 from booking.errors import BookingError, NotAllowed, OutsideBookingWindow, SlotUnavailable
-from booking.models import Booking, Service
+from booking.models import BOOKING_SOURCES, Booking, Service
 from consult.bounds import parse_date, parse_datetime
 from consult.db import utcnow
 from directory import photos
@@ -48,6 +49,8 @@ from web.payments import after_booking_url, book_or_hold
 from web.session import get_session, get_settings
 
 bp = Blueprint("public", __name__)
+# The Flask session key (per professional) of where the visitor came from.
+SOURCE_KEY = "booking_source:"
 
 
 # --- the professional's page --------------------------------------------------------------
@@ -225,6 +228,7 @@ def professional(principal: str) -> Any:
     if profile is None:
         abort(404)
     user = profile.user
+    _remember_source(principal)
     offered = catalog.list_services(session, user.id, include_unpublished=False)
     zone = VisitorZone(default=user.timezone)
     now = utcnow()
@@ -295,8 +299,25 @@ def _offered_slot(service: Service, professional: User, start: datetime) -> Slot
     return None
 
 
+def _remember_source(principal: str) -> None:
+    """Where this visitor came to the professional from, kept in their session until
+    they book: ``?ref=search`` on the links of search results; the professional's own
+    link otherwise (the embed widget will set its own)."""
+    ref = request.args.get("ref")
+    if ref in BOOKING_SOURCES:
+        flask_session[f"{SOURCE_KEY}{principal}"] = ref
+    else:
+        flask_session.setdefault(f"{SOURCE_KEY}{principal}", "direct")
+
+
 def _create_booking(
-    client: User, service: Service, start: datetime, *, note: str, client_timezone: str
+    client: User,
+    service: Service,
+    start: datetime,
+    *,
+    note: str,
+    client_timezone: str,
+    source: str = "direct",
 ) -> Booking:
     """The one place where the web pages book: a free service at once, a paid one held
     while the client pays (:func:`web.payments.book_or_hold`; the browser then goes to
@@ -304,7 +325,9 @@ def _create_booking(
     core's errors, and PaymentGatewayError (shown as a 503 page) when the payment
     provider cannot be reached, in which case nothing is held; the caller commits.
     """
-    return book_or_hold(client, service.id, start, note=note, client_timezone=client_timezone)
+    return book_or_hold(
+        client, service.id, start, note=note, client_timezone=client_timezone, source=source
+    )
 
 
 @bp.route("/p/<principal>/book", methods=["GET", "POST"])
@@ -326,7 +349,8 @@ def book(principal: str) -> Any:
         # Taken (or never offered): say so before anything is created, an account included.
         status = 409
     elif request.method == "POST" and form.validate_on_submit():
-        response, status = _submit(form, service, start, zone, anonymous)
+        source = flask_session.get(f"{SOURCE_KEY}{principal}", "direct")
+        response, status = _submit(form, service, start, zone, anonymous, source)
         if response is not None:
             return response
     elif request.method == "POST":
@@ -355,7 +379,12 @@ def book(principal: str) -> Any:
 
 
 def _submit(
-    form: BookingForm, service: Service, start: datetime, zone: VisitorZone, anonymous: bool
+    form: BookingForm,
+    service: Service,
+    start: datetime,
+    zone: VisitorZone,
+    anonymous: bool,
+    source: str,
 ) -> tuple[Any, int]:
     """Book from a valid form: a redirect to the confirmation, or (None, status) after
     adding the errors to the form (409 when the slot went meanwhile, else 422)."""
@@ -368,9 +397,16 @@ def _submit(
         client = current_user.account
     try:
         booking = _create_booking(
-            client, service, start, note=form.note.data or "", client_timezone=zone.name
+            client,
+            service,
+            start,
+            note=form.note.data or "",
+            client_timezone=zone.name,
+            source=source,
         )
         session.commit()
+        # Counted once: a later booking by this visitor starts from where they come then.
+        flask_session.pop(f"{SOURCE_KEY}{booking.professional.principal}", None)
     except (SlotUnavailable, NotAllowed) as error:
         session.rollback()
         form.form_errors.append(str(error))
