@@ -88,10 +88,6 @@ def _clients_booking(session: Session, booking_id: int, client: User) -> Booking
     return booking
 
 
-def _is_no_show(session: Session, booking_id: int) -> bool:
-    return session.get(NoShow, booking_id) is not None
-
-
 def review_of(session: Session, booking_id: int) -> Review | None:
     return session.scalar(select(Review).where(Review.booking_id == booking_id))
 
@@ -102,7 +98,7 @@ def can_review(session: Session, booking: Booking, now: datetime) -> str | None:
         return "Only sessions that took place can be reviewed; this one was cancelled."
     if booking.end > now:
         return "You can review this session once it has ended."
-    if _is_no_show(session, booking.id):
+    if no_show_of(session, booking.id) is not None:
         return "This session was marked as a no-show, so it cannot be reviewed."
     return None
 
