@@ -35,6 +35,7 @@ from consult.periodic import Periodic
 from consult.platform import Platform
 from notifications import bookings
 from notifications.delivery import (
+    BATCH_SIZE,
     SENDER,
     DeliveryPolicy,
     Outcome,
@@ -42,6 +43,7 @@ from notifications.delivery import (
     backlog,
     deliver,
     deliver_due,
+    deliver_many,
     next_due,
     sweep,
 )
@@ -113,7 +115,7 @@ def include(platform: Platform) -> None:
     sweep_seconds = float(settings.notifications.sweep_seconds)
     dispatcher: Dispatcher
     if platform.jobs.backend == "rq":
-        dispatcher = RQDispatcher(platform.jobs, deliver)
+        dispatcher = RQDispatcher(platform.jobs, deliver, deliver_many, BATCH_SIZE)
         if platform.role == "worker" and sweep_seconds > 0:
             # Sends what a lost job left behind (Redis was down at a commit, say).
             platform.add_background(

@@ -36,13 +36,13 @@ from __future__ import annotations
 import enum
 import logging
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from accounts.models import User
@@ -54,7 +54,7 @@ from consult.services import Port
 from notifications.bookings import BOOKING_CHANGE, expand_change
 from notifications.dispatch import DISPATCHER, DueItem
 from notifications.errors import MailError, PermanentMailError, TransientMailError
-from notifications.mailer import Mailer, OutgoingEmail, build_message
+from notifications.mailer import MailConnection, Mailer, OutgoingEmail, build_message
 from notifications.models import (
     CANCELLED,
     FAILED,
@@ -130,6 +130,10 @@ REFRESHERS: Mapping[str, Refresher] = MappingProxyType(
 Handler = Callable[[Notifier, Session, OutboxMessage, datetime], bool]
 HANDLERS: Mapping[str, Handler] = MappingProxyType({BOOKING_CHANGE: expand_change})
 HANDLER_RETRY = timedelta(seconds=2)
+# Messages sent over one mail connection by one job or step: enough to spare the
+# connection and the job's start-up (a fork under consult worker), few enough that a
+# slow server holds up little else.
+BATCH_SIZE = 50
 
 
 @dataclass(frozen=True)
@@ -184,6 +188,32 @@ def _outgoing(row: OutboxMessage) -> OutgoingEmail:
     )
 
 
+def claim_many(
+    session: Session, outbox_ids: Sequence[int], token: str, now: datetime, lease: timedelta
+) -> dict[int, int]:
+    """:func:`claim` for several rows in one statement: {row id: attempt number} of
+    the rows taken (the others are not pending, not due, or leased elsewhere)."""
+    if not outbox_ids:
+        return {}
+    rows = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id.in_(list(outbox_ids)),
+            OutboxMessage.status == PENDING,
+            OutboxMessage.next_attempt_at <= now,
+            or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+        )
+        .values(
+            claimed_until=now + lease,
+            claim_token=token,
+            attempts=OutboxMessage.attempts + 1,
+        )
+        .returning(OutboxMessage.id, OutboxMessage.attempts)
+        .execution_options(synchronize_session=False)
+    ).all()
+    return {int(row_id): int(attempts) for row_id, attempts in rows}
+
+
 def deliver_message(sender: Sender, outbox_id: int, *, now: datetime | None = None) -> Result:
     """Try to send outbox row ``outbox_id`` once (claim, send, record), as of
     ``now`` (default: the current time). Safe to call any number of times from any
@@ -193,13 +223,67 @@ def deliver_message(sender: Sender, outbox_id: int, *, now: datetime | None = No
     handler that raises, an address no header can carry, a bug) is recorded on its
     row as a failed attempt, with backoff, like a refused delivery: the message is
     never left pending without a reason, and the caller goes on with the others."""
-    database, policy = sender.database, sender.policy
     claimed_at = now or utcnow()
     token = secrets.token_hex(8)
-    with database.session() as session:
-        attempts = claim(session, outbox_id, token, claimed_at, policy.lease)
+    with sender.database.session() as session:
+        attempts = claim(session, outbox_id, token, claimed_at, sender.policy.lease)
     if attempts is None:
         return Result(Outcome.SKIPPED)
+    with sender.mailer.connection() as mail:
+        return _attempt(sender, mail, outbox_id, token, attempts, claimed_at, now)
+
+
+def deliver_batch(
+    sender: Sender, outbox_ids: Sequence[int], *, now: datetime | None = None
+) -> dict[int, Result]:
+    """:func:`deliver_message` for several rows: one claim for all of them, then each
+    sent over one mail connection and recorded on its own, as a single delivery is
+    (so the duplicate window stays one message wide, and one refused or broken
+    message changes nothing for the others). Rows another sender holds are SKIPPED."""
+    claimed_at = now or utcnow()
+    token = secrets.token_hex(8)
+    with sender.database.session() as session:
+        claimed = claim_many(session, outbox_ids, token, claimed_at, sender.policy.lease)
+    results = {outbox_id: Result(Outcome.SKIPPED) for outbox_id in outbox_ids}
+    if not claimed:
+        return results
+    try:
+        plain = _plain_emails(sender, claimed)
+    except Exception:  # read them one by one below, each failure recorded on its row
+        log.exception("the batch's messages could not be read together")
+        plain = {}
+    with sender.mailer.connection() as mail:
+        for outbox_id in outbox_ids:
+            if outbox_id in claimed:
+                results[outbox_id] = _attempt(
+                    sender,
+                    mail,
+                    outbox_id,
+                    token,
+                    claimed[outbox_id],
+                    claimed_at,
+                    now,
+                    prepared=plain.get(outbox_id),
+                )
+    return results
+
+
+def _attempt(
+    sender: Sender,
+    mail: MailConnection,
+    outbox_id: int,
+    token: str,
+    attempts: int,
+    claimed_at: datetime,
+    now: datetime | None,
+    prepared: OutgoingEmail | None = None,
+) -> Result:
+    """One claimed row: handled, cancelled by its refresher, or sent over ``mail``;
+    then recorded. ``prepared`` is the row's email when the caller already read it
+    (a plain email row: no handler, no refresher to run)."""
+    database = sender.database
+    if prepared is not None:
+        return _send(sender, mail, outbox_id, token, attempts, prepared, now)
     try:
         with database.session() as session:
             row = session.get(OutboxMessage, outbox_id)
@@ -217,14 +301,43 @@ def deliver_message(sender: Sender, outbox_id: int, *, now: datetime | None = No
                 row.claimed_until = row.claim_token = None
                 return Result(Outcome.SKIPPED)
             email = _outgoing(row)
-        sender.mailer.send(build_message(email, policy.sender))
+    except Exception as error:
+        log.exception("message %s could not be prepared", outbox_id)
+        failure = TransientMailError(f"unexpected error: {type(error).__name__}: {error}")
+        return _record_failure(sender, outbox_id, token, attempts, failure, now)
+    return _send(sender, mail, outbox_id, token, attempts, email, now)
+
+
+def _send(
+    sender: Sender,
+    mail: MailConnection,
+    outbox_id: int,
+    token: str,
+    attempts: int,
+    email: OutgoingEmail,
+    now: datetime | None,
+) -> Result:
+    try:
+        mail.send(build_message(email, sender.policy.sender))
     except MailError as error:
         return _record_failure(sender, outbox_id, token, attempts, error, now)
     except Exception as error:
-        log.exception("message %s could not be prepared or sent", outbox_id)
+        log.exception("message %s could not be built or sent", outbox_id)
         failure = TransientMailError(f"unexpected error: {type(error).__name__}: {error}")
         return _record_failure(sender, outbox_id, token, attempts, failure, now)
-    return _record_sent(database, outbox_id, token, now)
+    return _record_sent(sender.database, outbox_id, token, now)
+
+
+def _plain_emails(sender: Sender, claimed: Mapping[int, int]) -> dict[int, OutgoingEmail]:
+    """The emails of the claimed rows that are plain messages (no handler to run, no
+    refresher due), read in one query; the other rows take the one-by-one path."""
+    with sender.database.session(readonly=True) as session:
+        rows = session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(list(claimed))))
+        return {
+            row.id: _outgoing(row)
+            for row in rows
+            if row.kind not in HANDLERS and not (row.kind in REFRESHERS and claimed[row.id] == 1)
+        }
 
 
 def _handle(
@@ -248,8 +361,12 @@ def _record_sent(database: Database, outbox_id: int, token: str, now: datetime |
     # The duplicate window is this transaction: keep it one INSERT and one UPDATE.
     sent_at = now or utcnow()
     with database.session() as session:
-        session.add(DeliveryAttempt(message_id=outbox_id, attempted_at=sent_at, outcome="sent"))
-        session.flush()
+        # Core statements: the unit of work's bookkeeping cost more than the INSERT.
+        session.execute(
+            insert(DeliveryAttempt).values(
+                message_id=outbox_id, attempted_at=sent_at, outcome="sent"
+            )
+        )
         result = session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == outbox_id, OutboxMessage.claim_token == token)
@@ -414,15 +531,18 @@ def deliver_due(
         if not due:
             return counts
         handled = False
-        for outbox_id, _ in due:
-            seen.add(outbox_id)
+        ids = [outbox_id for outbox_id, _ in due]
+        seen.update(ids)
+        for start in range(0, len(ids), BATCH_SIZE):
+            chunk = ids[start : start + BATCH_SIZE]
             try:
-                result = deliver_message(sender, outbox_id, now=now)
+                results = list(deliver_batch(sender, chunk, now=now).values())
             except Exception:  # the database itself, say: the others may still go
-                log.exception("delivering message %s failed; it is retried later", outbox_id)
-                result = Result(Outcome.RETRY)
-            counts[result.outcome] += 1
-            handled = handled or result.outcome is Outcome.HANDLED
+                log.exception("delivering %d messages failed; they are retried later", len(chunk))
+                results = [Result(Outcome.RETRY)] * len(chunk)
+            for result in results:
+                counts[result.outcome] += 1
+                handled = handled or result.outcome is Outcome.HANDLED
         # Rows that were work (a booking change) may have added messages due now:
         # this step made them, so it sends them without waiting for them to be overdue.
         if not handled or len(seen) >= limit:
@@ -452,6 +572,24 @@ def sweep(
 
 
 # --- the job ----------------------------------------------------------------------------
+
+
+def deliver_many(platform: Platform, outbox_ids: Sequence[int]) -> dict[str, int]:
+    """Job: send the rows ``outbox_ids`` over one mail connection (see
+    :func:`deliver_batch`); hand each temporary failure's next attempt to the
+    dispatcher. Returns how many ended in each outcome."""
+    results = deliver_batch(platform.find(SENDER), list(outbox_ids))
+    retries = [
+        (outbox_id, result.next_attempt_at)
+        for outbox_id, result in results.items()
+        if result.outcome is Outcome.RETRY and result.next_attempt_at
+    ]
+    if retries:
+        platform.find(DISPATCHER).dispatch(retries)
+    counts: dict[str, int] = {}
+    for result in results.values():
+        counts[result.outcome.value] = counts.get(result.outcome.value, 0) + 1
+    return counts
 
 
 def deliver(platform: Platform, outbox_id: int) -> str:

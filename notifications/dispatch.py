@@ -7,8 +7,9 @@ Rows are noted on the session while it writes them
 :class:`Dispatcher`. If the hand-over fails (Redis down) the rows wait in the
 database for the sweep.
 
-- :class:`RQDispatcher` enqueues a delivery job per row (at the message's due
-  time, through rq's scheduler for later ones).
+- :class:`RQDispatcher` enqueues the rows due now as batch jobs (one SMTP
+  connection each) and each later row as its own job at its due time, through rq's
+  scheduler.
 - :class:`InProcessScheduler` is one thread (a :class:`consult.periodic.Periodic`):
   it sleeps until the earliest due row (or ``sweep_seconds``, or a commit wakes
   it), then sends everything due. It keeps nothing in memory, so thousands of
@@ -45,27 +46,47 @@ DISPATCHER: Port[Dispatcher] = Port("notifications.dispatcher")
 
 
 class RQDispatcher:
-    """Enqueues one ``job(platform, outbox_id=...)`` per message on the job queue."""
+    """Enqueues the messages due now as ``batch_job(platform, outbox_ids=[...])``,
+    ``batch_size`` a job (one mail connection, one job start), and each later one as
+    ``job(platform, outbox_id=...)`` at its time."""
 
     backend = "rq"
 
-    def __init__(self, jobs: JobQueue, job: Callable[..., Any]) -> None:
+    def __init__(
+        self,
+        jobs: JobQueue,
+        job: Callable[..., Any],
+        batch_job: Callable[..., Any],
+        batch_size: int,
+    ) -> None:
         self.jobs = jobs
         self.job = job
+        self.batch_job = batch_job
+        self.batch_size = batch_size
 
     def dispatch(self, items: Sequence[DueItem]) -> None:
         soon = utcnow() + timedelta(seconds=1)
-        for index, (outbox_id, due) in enumerate(items):
-            try:
-                self.jobs.enqueue(self.job, at=due if due > soon else None, outbox_id=outbox_id)
-            except Exception as error:
-                # Typically Redis is unreachable: the others would fail the same way.
-                log.warning(
-                    "could not enqueue %d notification(s) (%s); the sweep will send them",
-                    len(items) - index,
-                    error,
-                )
-                return
+        now_ids = [outbox_id for outbox_id, due in items if due <= soon]
+        later = [(outbox_id, due) for outbox_id, due in items if due > soon]
+        batches = [
+            now_ids[start : start + self.batch_size]
+            for start in range(0, len(now_ids), self.batch_size)
+        ]
+        left = len(items)
+        try:
+            for batch in batches:
+                self.jobs.enqueue(self.batch_job, outbox_ids=batch)
+                left -= len(batch)
+            for outbox_id, due in later:
+                self.jobs.enqueue(self.job, at=due, outbox_id=outbox_id)
+                left -= 1
+        except Exception as error:
+            # Typically Redis is unreachable: the others would fail the same way.
+            log.warning(
+                "could not enqueue %d notification(s) (%s); the sweep will send them",
+                left,
+                error,
+            )
 
 
 class InProcessScheduler:

@@ -26,6 +26,8 @@ import os
 import smtplib
 import ssl
 import tempfile
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from email.errors import HeaderParseError
@@ -113,19 +115,31 @@ def build_message(email: OutgoingEmail, sender: str) -> EmailMessage:
     return message
 
 
+class MailConnection(Protocol):
+    """One session with the mail system, for several messages in a row."""
+
+    def send(self, message: EmailMessage) -> None:
+        """Hand one message over; raises :class:`TransientMailError` or
+        :class:`PermanentMailError`. Returning normally means it was accepted. A
+        refusal of one message leaves the connection usable for the next."""
+
+
 class Mailer(Protocol):
-    """Hands one message over for delivery; raises :class:`TransientMailError` or
-    :class:`PermanentMailError`. Returning normally means it was accepted."""
+    """Hands messages over for delivery: one at a time (``send``), or several over
+    one connection (``connection()``), which is what a batch of deliveries uses."""
 
     @property
     def backend(self) -> str: ...
 
     def send(self, message: EmailMessage) -> None: ...
 
+    def connection(self) -> AbstractContextManager[MailConnection]: ...
+
 
 class SMTPMailer:
-    """One SMTP connection per message (connections do not survive rq's forked
-    job processes, and a fresh one keeps a failing session from poisoning others)."""
+    """SMTP: ``send`` opens a connection for one message; ``connection()`` keeps one
+    open for a batch (made inside the job, so rq's forked job processes never share
+    one). A connection that breaks is dropped and the next message opens another."""
 
     backend = "smtp"
 
@@ -169,31 +183,83 @@ class SMTPMailer:
         return smtp
 
     def send(self, message: EmailMessage) -> None:
-        """Deliver ``message`` to the server. The server's acceptance of the data is
-        the point of no return: errors after it (a failing QUIT) are ignored."""
-        where = f"{self.host}:{self.port}"
+        """Deliver ``message`` over a connection of its own."""
+        with self.connection() as connection:
+            connection.send(message)
+
+    @contextmanager
+    def connection(self) -> Iterator[_SMTPConnection]:
+        connection = _SMTPConnection(self)
         try:
-            smtp = self._connect()
+            yield connection
+        finally:
+            connection.close()
+
+
+class _SMTPConnection:
+    """An SMTP session opened on the first message and kept for the next ones."""
+
+    def __init__(self, mailer: SMTPMailer) -> None:
+        self.mailer = mailer
+        self.where = f"{mailer.host}:{mailer.port}"
+        self.smtp: smtplib.SMTP | None = None
+
+    def _open(self) -> smtplib.SMTP:
+        if self.smtp is not None:
+            return self.smtp
+        try:
+            smtp = self.mailer._connect()
         except smtplib.SMTPResponseException as error:
-            raise _classify(error.smtp_code, error.smtp_error, where) from error
+            raise _classify(error.smtp_code, error.smtp_error, self.where) from error
         except (smtplib.SMTPException, OSError) as error:
-            raise TransientMailError(f"cannot connect to {where}: {error}") from error
+            raise TransientMailError(f"cannot connect to {self.where}: {error}") from error
         try:
-            if self.user:
-                smtp.login(self.user, self.password)
+            if self.mailer.user:
+                smtp.login(self.mailer.user, self.mailer.password)
+        except smtplib.SMTPResponseException as error:
+            smtp.close()
+            raise _classify(error.smtp_code, error.smtp_error, self.where) from error
+        except (smtplib.SMTPException, OSError) as error:
+            smtp.close()
+            raise TransientMailError(f"SMTP error from {self.where}: {error}") from error
+        self.smtp = smtp
+        return smtp
+
+    def send(self, message: EmailMessage) -> None:
+        """Deliver ``message``. The server's acceptance of the data is the point of no
+        return. A refused message leaves the session usable (smtplib resets it); a
+        broken session is dropped, so the next message opens a new one."""
+        smtp = self._open()
+        try:
             smtp.send_message(message)
         except smtplib.SMTPRecipientsRefused as error:
             code, text = min(error.recipients.values(), key=lambda reply: reply[0])
-            raise _classify(code, text, where) from error
+            raise _classify(code, text, self.where) from error
+        except smtplib.SMTPServerDisconnected as error:
+            self._drop()
+            raise TransientMailError(f"SMTP error from {self.where}: {error}") from error
         except smtplib.SMTPResponseException as error:
-            raise _classify(error.smtp_code, error.smtp_error, where) from error
+            if error.smtp_code == 421:  # the server is closing the session
+                self._drop()
+            raise _classify(error.smtp_code, error.smtp_error, self.where) from error
         except (smtplib.SMTPException, OSError) as error:
-            raise TransientMailError(f"SMTP error from {where}: {error}") from error
-        finally:
-            try:
-                smtp.quit()
-            except (smtplib.SMTPException, OSError):
-                smtp.close()
+            self._drop()
+            raise TransientMailError(f"SMTP error from {self.where}: {error}") from error
+
+    def _drop(self) -> None:
+        if self.smtp is not None:
+            self.smtp.close()
+            self.smtp = None
+
+    def close(self) -> None:
+        """QUIT; errors then are ignored (every message was accepted or refused)."""
+        if self.smtp is None:
+            return
+        try:
+            self.smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            self.smtp.close()
+        self.smtp = None
 
 
 def _classify(code: int, text: bytes | str, where: str) -> TransientMailError | PermanentMailError:
@@ -220,6 +286,11 @@ class FileMailer:
         digest = str(message["Message-ID"]).strip("<>").partition("@")[0]
         stamp = datetime.strptime(str(message["Date"]), "%a, %d %b %Y %H:%M:%S %z")
         return self.folder / f"{stamp:%Y%m%d-%H%M%S}-{digest[:16]}.eml"
+
+    @contextmanager
+    def connection(self) -> Iterator[FileMailer]:
+        """Files need no session: the mailer is its own connection."""
+        yield self
 
     def send(self, message: EmailMessage) -> None:
         """Write the message atomically (temporary file, then rename)."""
