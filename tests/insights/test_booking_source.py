@@ -52,3 +52,21 @@ def test_search_links_and_direct_links_are_told_apart(
             )
         ]
     assert sources == [(searcher.id, "search"), (searcher.id, "direct"), (direct.id, "direct")]
+
+
+def test_browsing_many_professionals_keeps_one_remembered_source(
+    app: Any, database: Database, make_user: Any
+) -> None:
+    """The session cookie holds the last search visit only: it never grows with browsing."""
+    setup = app.test_client()
+    principals = [setup_professional(setup, database, make_user)[0].principal for _ in range(4)]
+    browser = app.test_client()
+    sizes = []
+    for principal in principals:
+        browser.get(f"/p/{principal}?ref=search")
+        cookie = browser.get_cookie("session")
+        assert cookie is not None
+        sizes.append(len(cookie.value))
+    # One entry, replaced on each visit (the first visit's cookie lacks the CSRF token
+    # the page adds): the cookie is no larger after four professionals than after two.
+    assert sizes[-1] <= sizes[1] + 4

@@ -49,8 +49,8 @@ from web.payments import after_booking_url, book_or_hold
 from web.session import get_session, get_settings
 
 bp = Blueprint("public", __name__)
-# The Flask session key (per professional) of where the visitor came from.
-SOURCE_KEY = "booking_source:"
+# The Flask session key of where the visitor came from: [principal, source].
+SOURCE_KEY = "booking_source"
 
 
 # --- the professional's page --------------------------------------------------------------
@@ -301,13 +301,19 @@ def _offered_slot(service: Service, professional: User, start: datetime) -> Slot
 
 def _remember_source(principal: str) -> None:
     """Where this visitor came to the professional from, kept in their session until
-    they book: ``?ref=search`` on the links of search results; the professional's own
-    link otherwise (the embed widget will set its own)."""
+    they book: ``?ref=search`` on the links of search results (the embed widget will
+    set its own). One entry, for the last professional reached that way, so the
+    session cookie never grows with browsing; anything else counts as direct."""
     ref = request.args.get("ref")
-    if ref in BOOKING_SOURCES:
-        flask_session[f"{SOURCE_KEY}{principal}"] = ref
-    else:
-        flask_session.setdefault(f"{SOURCE_KEY}{principal}", "direct")
+    if ref in BOOKING_SOURCES and ref != "direct":
+        flask_session[SOURCE_KEY] = [principal, ref]
+
+
+def _source_for(principal: str) -> str:
+    remembered = flask_session.get(SOURCE_KEY)
+    if isinstance(remembered, list) and len(remembered) == 2 and remembered[0] == principal:
+        return str(remembered[1])
+    return "direct"
 
 
 def _create_booking(
@@ -349,8 +355,7 @@ def book(principal: str) -> Any:
         # Taken (or never offered): say so before anything is created, an account included.
         status = 409
     elif request.method == "POST" and form.validate_on_submit():
-        source = flask_session.get(f"{SOURCE_KEY}{principal}", "direct")
-        response, status = _submit(form, service, start, zone, anonymous, source)
+        response, status = _submit(form, service, start, zone, anonymous, _source_for(principal))
         if response is not None:
             return response
     elif request.method == "POST":
@@ -406,7 +411,7 @@ def _submit(
         )
         session.commit()
         # Counted once: a later booking by this visitor starts from where they come then.
-        flask_session.pop(f"{SOURCE_KEY}{booking.professional.principal}", None)
+        flask_session.pop(SOURCE_KEY, None)
     except (SlotUnavailable, NotAllowed) as error:
         session.rollback()
         form.form_errors.append(str(error))
