@@ -29,6 +29,7 @@ from web import (
     ops,
     payments,
     session,
+    static_files,
     video,
 )
 from web.api import (
@@ -94,6 +95,7 @@ def build_app(platform: Platform) -> Flask:
     operator.init_app(app)  # before CSRF: a refused form must not reveal the area
     csrf = extensions.init_app(app)
     session.init_app(app)
+    static_files.init_app(app)
     errors.init_app(app, platform)
     video.init_app(app)
     payments.init_app(app, platform, csrf)

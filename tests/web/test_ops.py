@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import brotli
 import pytest
 import requests
 import sentry_sdk
@@ -273,8 +274,11 @@ class FakeSentry(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802
         body = self.rfile.read(int(self.headers["Content-Length"]))
+        # The SDK compresses with Brotli when it is installed (Flask-Compress brings it).
         if self.headers.get("Content-Encoding") == "gzip":
             body = gzip.GzipFile(fileobj=io.BytesIO(body)).read()
+        elif self.headers.get("Content-Encoding") == "br":
+            body = brotli.decompress(body)
         items = [json.loads(line) for line in body.splitlines() if line.strip().startswith(b"{")]
         FakeSentry.received.append(items)
         self.send_response(200)
