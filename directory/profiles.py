@@ -177,18 +177,23 @@ def ensure_profile(session: Session, user: User) -> ProfessionalProfile:
     return profile
 
 
-def get_profile_by_principal(session: Session, principal: str) -> ProfessionalProfile | None:
+def listed_professional(session: Session, principal: str) -> User | None:
     """The listed professional whose public address is ``/p/<principal>``, or None
     (also for a suspended one: their page is gone while the suspension lasts)."""
     if not isinstance(principal, str) or not re.fullmatch(r"[a-z0-9-]{1,64}", principal):
         return None
-    user = session.scalar(
+    return session.scalar(
         select(User).where(
             User.principal == principal,
             User.is_professional.is_(True),
             User.suspended_at.is_(None),
         )
     )
+
+
+def get_profile_by_principal(session: Session, principal: str) -> ProfessionalProfile | None:
+    """The profile of :func:`listed_professional`, or None."""
+    user = listed_professional(session, principal)
     if user is None:
         return None
     return ensure_profile(session, user)

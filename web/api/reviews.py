@@ -17,10 +17,10 @@ from datetime import timedelta
 from typing import Any
 
 from flask import g, jsonify, request
-from sqlalchemy import select
 
 from accounts.models import User
 from consult.db import utcnow
+from directory.profiles import listed_professional
 from notifications.service import NOTIFIER
 from reviews import services as reviews
 from reviews.errors import ReviewNotFound
@@ -161,13 +161,7 @@ def report_review(review_id: int) -> Any:
 @bp.get("/professionals/<principal>/reviews")
 def professional_reviews(principal: str) -> Any:
     session = get_session()
-    professional = session.scalar(
-        select(User).where(
-            User.principal == principal[:64],
-            User.is_professional.is_(True),
-            User.suspended_at.is_(None),
-        )
-    )
+    professional = listed_professional(session, principal)
     if professional is None:
         raise ApiError(404, "not_found", "No such professional.")
     raw_page = request.args.get("page", "1")
